@@ -1,0 +1,1 @@
+"""forecast-assets: multi-tenant demand forecasting as Dagster software-defined assets."""

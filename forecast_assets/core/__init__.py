@@ -1,0 +1,1 @@
+"""The pure domain core: functions over DataFrames, free of Dagster, unit-tested alone."""

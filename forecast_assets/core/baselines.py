@@ -1,0 +1,120 @@
+"""Statistical baselines with statsforecast: the yardstick Chronos must beat, and its fallback.
+
+Models: seasonal naive (weekly), AutoETS (weekly season), and a 7-day moving average. Quantiles
+come from the models' own prediction intervals (the central ``level``% interval gives the
+``(1-level)/2`` and ``(1+level)/2`` quantiles); the moving average has none, so it gets conformal
+intervals from statsforecast. Series too short for those models get a historic average, with
+the reason recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from forecast_assets.core.forecast_frame import finalize_forecast
+from forecast_assets.settings import quantile_column
+
+SEASON = 7
+MODEL_ALIASES = {
+    "SeasonalNaive": "seasonal_naive",
+    "AutoETS": "auto_ets",
+    "WindowAverage": "moving_average_7",
+    "HistoricAverage": "historic_average",
+}
+
+
+def levels_for(quantiles: tuple[float, ...]) -> list[int]:
+    """Interval levels whose bounds are the requested quantiles (0.1 and 0.9 -> 80)."""
+    levels = {round(abs(1 - 2 * q) * 100) for q in quantiles if q != 0.5}
+    return sorted(levels)
+
+
+def _quantile_frame(raw: pd.DataFrame, alias: str, quantiles: tuple[float, ...]) -> pd.DataFrame:
+    out = raw[["unique_id", "ds"]].rename(columns={"unique_id": "item_id", "ds": "date"})
+    out["point"] = raw[alias].to_numpy()
+    for q in quantiles:
+        if q == 0.5:
+            out[quantile_column(q)] = raw[alias].to_numpy()
+            continue
+        level = round(abs(1 - 2 * q) * 100)
+        side = "lo" if q < 0.5 else "hi"
+        out[quantile_column(q)] = raw[f"{alias}-{side}-{level}"].to_numpy()
+    return out
+
+
+@dataclass
+class BaselineResult:
+    forecasts: pd.DataFrame
+    skipped: dict[str, str]  # item_id -> why it got only the historic average
+
+
+def forecast_baselines(
+    demand: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    horizon: int,
+    quantiles: tuple[float, ...],
+    min_history_days: int = 14,
+    n_jobs: int = 1,
+) -> BaselineResult:
+    """Forecast every item in ``demand`` (item_id, date, units_sold) from data up to ``cutoff``."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, HistoricAverage, SeasonalNaive, WindowAverage
+    from statsforecast.utils import ConformalIntervals
+
+    cutoff = pd.Timestamp(cutoff)
+    history = demand[demand["date"] <= cutoff]
+    df = history.rename(columns={"item_id": "unique_id", "date": "ds", "units_sold": "y"})[
+        ["unique_id", "ds", "y"]
+    ]
+    df = df.astype({"y": float}).sort_values(["unique_id", "ds"])
+    lengths = df.groupby("unique_id").size()
+    levels = levels_for(quantiles)
+    conformal_min = 2 * horizon + SEASON  # two calibration windows (statsforecast's minimum)
+
+    groups: list[tuple[list, pd.Index]] = []
+    long_ids = lengths[lengths >= max(min_history_days, conformal_min)].index
+    mid_ids = lengths[(lengths >= min_history_days) & (lengths < conformal_min)].index
+    short_ids = lengths[lengths < min_history_days].index
+    groups.append(
+        (
+            [
+                SeasonalNaive(season_length=SEASON),
+                AutoETS(season_length=SEASON),
+                WindowAverage(
+                    window_size=SEASON,
+                    prediction_intervals=ConformalIntervals(h=horizon, n_windows=2),
+                ),
+            ],
+            long_ids,
+        )
+    )
+    groups.append(([SeasonalNaive(season_length=SEASON), AutoETS(season_length=SEASON)], mid_ids))
+    groups.append(([HistoricAverage()], short_ids))
+
+    frames = []
+    for models, ids in groups:
+        if len(ids) == 0:
+            continue
+        sf = StatsForecast(models=models, freq="D", n_jobs=n_jobs)
+        raw = sf.forecast(df=df[df["unique_id"].isin(ids)], h=horizon, level=levels)
+        raw = raw.reset_index() if "unique_id" not in raw.columns else raw
+        for model in models:
+            alias = model.alias
+            frames.append(
+                finalize_forecast(
+                    _quantile_frame(raw, alias, quantiles), MODEL_ALIASES[alias], quantiles, cutoff
+                )
+            )
+    skipped = {
+        str(item): f"{lengths[item]} days of history, fewer than the {min_history_days} the baselines need"
+        for item in short_ids
+    }
+    for item in mid_ids:
+        skipped[str(item)] = (
+            f"{lengths[item]} days of history: too short for calibrated moving-average intervals "
+            f"({conformal_min} needed)"
+        )
+    forecasts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return BaselineResult(forecasts=forecasts, skipped=skipped)

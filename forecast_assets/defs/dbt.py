@@ -1,0 +1,89 @@
+"""dbt wired with dagster-dbt: modelling (staging -> ts_demand_daily, covariate_calendar) and the
+consumer marts, each built per client partition with the client passed as a dbt var."""
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from forecast_assets.clients import clients_partitions, validate_client_key
+from forecast_assets.resources.params import ForecastParams
+from forecast_assets.resources.warehouse import Warehouse
+from forecast_assets.settings import DBT_PROJECT_DIR, Settings
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+if not dbt_project.manifest_path.exists():
+    # A fresh clone has no manifest; parse once so definitions load anywhere (CI, tests, dev).
+    dbt_project.preparer.prepare(dbt_project)
+
+
+class ForecastDbtTranslator(DagsterDbtTranslator):
+    """Model keys are bare model names (``ts_demand_daily``), matching the deps of the Python
+    assets; sources map to the Python assets that write them (``meta.dagster.asset_key``); groups
+    follow the folders (modelling, serving)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return AssetKey(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        tags = dbt_resource_props.get("tags", [])
+        return "serving" if "serving" in tags else "modelling"
+
+
+TRANSLATOR = ForecastDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_resource(settings: Settings) -> DbtCliResource:
+    if settings.duckdb_path is not None:
+        os.environ.setdefault("DBT_DUCKDB_PATH", str(settings.duckdb_path))
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+
+
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastParams, warehouse_url: str):
+    client_id = validate_client_key(context.partition_key)
+    if warehouse_url.startswith("duckdb:///"):
+        # The dbt subprocess reads the warehouse path from its environment (profiles.yml).
+        os.environ["DBT_DUCKDB_PATH"] = warehouse_url.removeprefix("duckdb:///")
+    dbt_vars = {"client_id": client_id, "horizon": params.horizon, "holiday_country": params.holiday_country}
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="tag:modelling",
+    partitions_def=clients_partitions,
+    dagster_dbt_translator=TRANSLATOR,
+    backfill_policy=BackfillPolicy.multi_run(1),
+    name="dbt_modelling",
+)
+def dbt_modelling(
+    context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastParams, warehouse: Warehouse
+):
+    """Staging views, ``ts_demand_daily`` and ``covariate_calendar`` for one client."""
+    yield from _build(context, dbt, params, warehouse.url)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="tag:serving",
+    partitions_def=clients_partitions,
+    dagster_dbt_translator=TRANSLATOR,
+    backfill_policy=BackfillPolicy.multi_run(1),
+    name="dbt_serving",
+)
+def dbt_serving(
+    context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastParams, warehouse: Warehouse
+):
+    """Consumer marts: fct_demand_forecast, fct_forecast_accuracy, fct_inventory_recommendations."""
+    yield from _build(context, dbt, params, warehouse.url)

@@ -1,0 +1,77 @@
+"""Ingestion: a client's landing files into ``raw.*`` tables, rejects recorded with their reason."""
+
+import datetime as dt
+from pathlib import Path
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from forecast_assets.clients import clients_partitions, validate_client_key
+from forecast_assets.core.landing import FILE_KINDS, describe_rejects, ingest_client
+from forecast_assets.resources.params import ForecastParams
+from forecast_assets.resources.warehouse import TableWrite, Warehouse
+
+RAW_KEYS = {kind.name: f"raw_{kind.name}" for kind in FILE_KINDS}
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            key,
+            group_name="ingestion",
+            description=f"Validated {kind} rows of a client's landing files (table raw.{kind}).",
+            kinds={"duckdb", "polars"},
+        )
+        for kind, key in RAW_KEYS.items()
+    ],
+    check_specs=[
+        AssetCheckSpec("no_rejected_rows", asset="raw_sales", description="Every sales row was accepted.")
+    ],
+    partitions_def=clients_partitions,
+)
+def raw_landing(context: AssetExecutionContext, warehouse: Warehouse, params: ForecastParams):
+    """Read every landing file of the client, validate, and replace its raw and reject rows.
+
+    All five tables are written in one transaction: either the whole delivery lands or none of it.
+    """
+    client_id = validate_client_key(context.partition_key)
+    result = ingest_client(Path(params.landing_dir), client_id, today=dt.date.today())
+    writes = [TableWrite(f"raw.{kind}", frame) for kind, frame in result.accepted.items()]
+    writes.append(TableWrite("raw.rejects", result.rejects))
+    warehouse.replace_client_rows(client_id, writes)
+    for line in describe_rejects(result.rejects, limit=20):
+        context.log.warning(f"rejected: {line}")
+    for kind, key in RAW_KEYS.items():
+        counts = result.counts(kind)
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                "rows_in": counts["rows_in"],
+                "accepted": counts["accepted"],
+                "rejected": counts["rejected"],
+                "table": f"raw.{kind}",
+                "sample_rejects": MetadataValue.md(
+                    "\n".join(
+                        f"- {line}"
+                        for line in describe_rejects(result.rejects.filter(result.rejects["kind"] == kind))
+                    )
+                    or "none"
+                ),
+            },
+        )
+    sales_rejects = result.counts("sales")["rejected"]
+    yield AssetCheckResult(
+        check_name="no_rejected_rows",
+        asset_key="raw_sales",
+        passed=sales_rejects == 0,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"rejected": sales_rejects, "see": "table raw.rejects"},
+    )

@@ -1,0 +1,65 @@
+"""Inventory metrics from the champion forecast, stock levels and lead times."""
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from forecast_assets.clients import clients_partitions, validate_client_key
+from forecast_assets.core.inventory import inventory_recommendations, to_inventory_table
+from forecast_assets.defs.evaluation import load_champions, load_forecasts
+from forecast_assets.defs.inputs import ForecastRunConfig, load_demand, resolve_as_of
+from forecast_assets.resources.params import ForecastParams
+from forecast_assets.resources.warehouse import TableWrite, Warehouse
+
+
+@asset(
+    partitions_def=clients_partitions,
+    group_name="inventory",
+    deps=[AssetKey("forecast_evaluation"), AssetKey("raw_products"), AssetKey("raw_stock_levels")],
+    kinds={"scipy", "duckdb"},
+)
+def inventory_metrics(
+    context: AssetExecutionContext, config: ForecastRunConfig, warehouse: Warehouse, params: ForecastParams
+) -> MaterializeResult:
+    """Safety stock, reorder point, days of inventory and order quantity per item (ml.inventory_metrics)."""
+    client_id = validate_client_key(context.partition_key)
+    demand = load_demand(warehouse, client_id)
+    as_of = resolve_as_of(config, demand)
+    forecasts = load_forecasts(warehouse, client_id, as_of)
+    champions = load_champions(warehouse, client_id, as_of)
+    chosen = forecasts.merge(
+        champions[["item_id", "champion_model"]],
+        left_on=["item_id", "model"],
+        right_on=["item_id", "champion_model"],
+    )
+    future = chosen[chosen["kind"] == "forecast"]
+    backtest = chosen[chosen["kind"] == "backtest"].merge(
+        demand[["item_id", "date", "units_sold", "is_stockout"]], on=["item_id", "date"]
+    )
+    backtest = backtest[backtest["is_stockout"] == 0]
+    sigma = (backtest["point"] - backtest["units_sold"]).groupby(backtest["item_id"]).std(ddof=1)
+    products = warehouse.read_client("raw.products", client_id).to_pandas()
+    stock = warehouse.query(
+        "select item_id, date, on_hand, on_order from raw.stock_levels s where client_id = ? and date = "
+        "(select max(date) from raw.stock_levels t where t.client_id = s.client_id and t.item_id = s.item_id "
+        "and t.date <= ?)",
+        [client_id, as_of.date()],
+    ).to_pandas()
+    recs = inventory_recommendations(
+        future, sigma, champions, products, stock, params.service_level, params.review_period_days
+    )
+    table = to_inventory_table(recs).with_columns(pl.lit(as_of.date()).alias("as_of"))
+    warehouse.replace_client_rows(
+        client_id, [TableWrite("ml.inventory_metrics", table, {"as_of": as_of.date()})]
+    )
+    incomplete = recs[recs["status"] != "ok"]
+    return MaterializeResult(
+        metadata={
+            "as_of": str(as_of.date()),
+            "items": len(recs),
+            "items_to_order": int((recs["suggested_order_qty"].fillna(0) > 0).sum()),
+            "incomplete": len(incomplete),
+            "incomplete_reasons": MetadataValue.md(
+                "\n".join(f"- {r.item_id}: {r.missing}" for r in incomplete.itertuples()) or "none"
+            ),
+        }
+    )

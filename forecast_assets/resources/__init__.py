@@ -1,0 +1,1 @@
+"""Dagster resources: the warehouse, the Chronos model, MLflow tracking."""

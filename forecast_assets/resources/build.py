@@ -1,0 +1,36 @@
+"""Resources chosen by configuration: one place turns :class:`Settings` into resource instances."""
+
+from __future__ import annotations
+
+from forecast_assets.resources.chronos import ChronosModel
+from forecast_assets.resources.params import ForecastParams
+from forecast_assets.resources.tracking import MlflowTracking
+from forecast_assets.resources.warehouse import Warehouse
+from forecast_assets.settings import Settings
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    from forecast_assets.defs.dbt import dbt_resource
+
+    return {
+        "warehouse": Warehouse(url=settings.warehouse_url),
+        "chronos": ChronosModel(
+            model_id=settings.chronos_model_id,
+            device=settings.chronos_device,
+            dtype=settings.chronos_dtype,
+            batch_size=settings.chronos_batch_size,
+            context_length=settings.chronos_context_length,
+            required=settings.chronos_required,
+        ),
+        "mlflow_tracking": MlflowTracking(tracking_uri=settings.mlflow_tracking_uri),
+        "params": ForecastParams(
+            landing_dir=str(settings.landing_dir),
+            horizon=settings.horizon,
+            quantiles=list(settings.quantiles),
+            service_level=settings.service_level,
+            review_period_days=settings.review_period_days,
+            min_history_days=settings.min_history_days,
+            holiday_country=settings.holiday_country,
+        ),
+        "dbt": dbt_resource(settings),
+    }

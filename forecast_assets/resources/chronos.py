@@ -1,0 +1,32 @@
+"""The Chronos model as a resource: loaded lazily, once per process, shared by every asset call."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from dagster import ConfigurableResource
+
+from forecast_assets.core.chronos_model import load_pipeline
+
+_CACHE: dict[tuple[str, str, str], Any] = {}
+_LOCK = threading.Lock()
+
+
+class ChronosModel(ConfigurableResource):
+    """Settings of the forecasting model; :meth:`pipeline` loads it on first use."""
+
+    model_id: str = "amazon/chronos-2"
+    device: str = "auto"
+    dtype: str = "float32"
+    batch_size: int = 256
+    context_length: int = 512
+    required: bool = False
+
+    def pipeline(self):
+        """The loaded pipeline; raises ``ModelUnavailable`` with the cause and remedy."""
+        key = (self.model_id, self.device, self.dtype)
+        with _LOCK:
+            if key not in _CACHE:
+                _CACHE[key] = load_pipeline(self.model_id, self.device, self.dtype)
+            return _CACHE[key]

@@ -1,0 +1,119 @@
+"""The warehouse: one interface over a DuckDB file (default) with portable SQL.
+
+Connections are short-lived: DuckDB admits one writing process at a time and dbt runs in a
+subprocess, so no connection is ever held across a dbt call or model inference. Every write of a
+client partition replaces that client's rows in one transaction, so a rerun is idempotent and a
+failed run leaves the previous rows in place. Values always travel as query parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+from dagster import ConfigurableResource
+
+from forecast_assets.clients import validate_client_key
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+
+def _check_table(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a safe table name: {name!r}")
+    return name
+
+
+@dataclass
+class TableWrite:
+    """Rows to put in ``table`` for one client, replacing rows that match ``client_id`` and ``scope``."""
+
+    table: str
+    frame: pl.DataFrame | pd.DataFrame
+    scope: dict[str, object] = field(default_factory=dict)
+
+
+class Warehouse(ConfigurableResource):
+    """The analytical store behind every asset. ``url`` is ``duckdb:///path/to/file.duckdb``."""
+
+    url: str
+
+    @property
+    def path(self) -> Path:
+        if not self.url.startswith("duckdb:///"):
+            raise ValueError(f"unsupported WAREHOUSE_URL scheme in {self.url.split('://')[0]!r}")
+        return Path(self.url.removeprefix("duckdb:///"))
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
+        """Run a read query with positional ``?`` parameters."""
+        with self.connect() as con:
+            return pl.from_arrow(con.execute(sql, list(params)).to_arrow_table())
+
+    def table_exists(self, table: str) -> bool:
+        schema, name = _check_table(table).split(".")
+        with self.connect() as con:
+            found = con.execute(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, name],
+            ).fetchone()
+        return bool(found and found[0])
+
+    def read_client(
+        self, table: str, client_id: str, where: str = "", params: Sequence[object] = ()
+    ) -> pl.DataFrame:
+        """All rows of one client from ``table`` (plus an optional parameterized filter)."""
+        validate_client_key(client_id)
+        sql = f"select * from {_check_table(table)} where client_id = ?"
+        if where:
+            sql += f" and ({where})"
+        return self.query(sql, [client_id, *params])
+
+    def replace_client_rows(self, client_id: str, writes: Sequence[TableWrite]) -> dict[str, int]:
+        """Replace one client's rows in several tables, all in one transaction."""
+        validate_client_key(client_id)
+        written: dict[str, int] = {}
+        with self.connect() as con:
+            con.execute("begin transaction")
+            try:
+                for write in writes:
+                    table = _check_table(write.table)
+                    frame = (
+                        write.frame if isinstance(write.frame, pl.DataFrame) else pl.from_pandas(write.frame)
+                    )
+                    if "client_id" in frame.columns and frame.filter(pl.col("client_id") != client_id).height:
+                        raise ValueError(f"refusing to write another client's rows into {table}")
+                    frame = frame.with_columns(pl.lit(client_id).alias("client_id")).select(
+                        "client_id", pl.exclude("client_id")
+                    )
+                    schema = table.split(".")[0]
+                    con.execute(f"create schema if not exists {schema}")
+                    con.register("incoming", frame.to_arrow())
+                    con.execute(f"create table if not exists {table} as select * from incoming limit 0")
+                    conditions = ["client_id = ?", *[f"{_check_table(k)} = ?" for k in write.scope]]
+                    con.execute(
+                        f"delete from {table} where {' and '.join(conditions)}",
+                        [client_id, *write.scope.values()],
+                    )
+                    con.execute(f"insert into {table} by name select * from incoming")
+                    con.unregister("incoming")
+                    written[table] = frame.height
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+        return written

@@ -1,0 +1,127 @@
+"""One settings object, read from the environment (``.env`` is loaded by ``dagster dev``).
+
+Every knob a deployment turns lives here so that assets, resources and the CLI agree on it.
+Nothing sensitive is logged: :meth:`Settings.redacted` masks credentials in URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _env_number(name: str, default: float, cast: type = float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return cast(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; build it with :meth:`from_env`."""
+
+    home: Path
+    landing_dir: Path
+    warehouse_url: str
+    mlflow_tracking_uri: str
+    chronos_model_id: str = "amazon/chronos-2"
+    chronos_device: str = "auto"
+    chronos_dtype: str = "float32"
+    chronos_batch_size: int = 256
+    chronos_context_length: int = 512
+    chronos_required: bool = False
+    horizon: int = 28
+    quantiles: tuple[float, ...] = field(default=DEFAULT_QUANTILES)
+    service_level: float = 0.95
+    review_period_days: int = 7
+    min_history_days: int = 14
+    holiday_country: str = "US"
+    dbt_target: str = "duckdb"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(_env("FORECAST_HOME", str(REPO_ROOT / "var"))).resolve()
+        quantiles = tuple(
+            float(q) for q in _env("FORECAST_QUANTILES", ",".join(map(str, DEFAULT_QUANTILES))).split(",")
+        )
+        if any(not 0 < q < 1 for q in quantiles) or list(quantiles) != sorted(set(quantiles)):
+            raise ValueError(f"FORECAST_QUANTILES must be increasing values in (0, 1), got {quantiles}")
+        if 0.5 not in quantiles:
+            raise ValueError("FORECAST_QUANTILES must include the median 0.5")
+        settings = cls(
+            home=home,
+            landing_dir=Path(_env("LANDING_DIR", str(home / "landing"))).resolve(),
+            warehouse_url=_env("WAREHOUSE_URL", f"duckdb:///{home / 'warehouse.duckdb'}"),
+            mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}"),
+            chronos_model_id=_env("CHRONOS_MODEL_ID", "amazon/chronos-2"),
+            chronos_device=_env("CHRONOS_DEVICE", "auto"),
+            chronos_dtype=_env("CHRONOS_DTYPE", "float32"),
+            chronos_batch_size=int(_env_number("CHRONOS_BATCH_SIZE", 256, int)),
+            chronos_context_length=int(_env_number("CHRONOS_CONTEXT_LENGTH", 512, int)),
+            chronos_required=_env_bool("CHRONOS_REQUIRED", False),
+            horizon=int(_env_number("FORECAST_HORIZON", 28, int)),
+            quantiles=quantiles,
+            service_level=float(_env_number("SERVICE_LEVEL", 0.95)),
+            review_period_days=int(_env_number("REVIEW_PERIOD_DAYS", 7, int)),
+            min_history_days=int(_env_number("MIN_HISTORY_DAYS", 14, int)),
+            holiday_country=_env("HOLIDAY_COUNTRY", "US"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.chronos_device not in {"auto", "cpu", "cuda"}:
+            raise ValueError(f"CHRONOS_DEVICE must be auto, cpu or cuda, got {self.chronos_device!r}")
+        if self.chronos_dtype not in {"float32", "bfloat16"}:
+            raise ValueError(f"CHRONOS_DTYPE must be float32 or bfloat16, got {self.chronos_dtype!r}")
+        if not 1 <= self.horizon <= 366:
+            raise ValueError(f"FORECAST_HORIZON must be between 1 and 366, got {self.horizon}")
+        if not 0.5 <= self.service_level < 1:
+            raise ValueError(f"SERVICE_LEVEL must be in [0.5, 1), got {self.service_level}")
+
+    @property
+    def duckdb_path(self) -> Path | None:
+        """The DuckDB file behind ``warehouse_url``, or None for another backend."""
+        if self.warehouse_url.startswith("duckdb:///"):
+            return Path(self.warehouse_url.removeprefix("duckdb:///"))
+        return None
+
+    def redacted(self) -> dict[str, str]:
+        """Settings as strings with passwords in URLs masked, safe to log or attach as metadata."""
+        return {f.name: redact_url(str(getattr(self, f.name))) for f in fields(self)}
+
+
+def redact_url(value: str) -> str:
+    """Mask the password part of ``scheme://user:password@host`` URLs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", value)
+
+
+def quantile_column(q: float) -> str:
+    """Column name for quantile level ``q`` (0.1 -> ``q10``), the same in every output table."""
+    return f"q{round(q * 100):02d}"
