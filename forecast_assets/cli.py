@@ -30,7 +30,7 @@ def run_clients(settings: Settings, clients: list[str], as_of: str | None = None
 
     instance = _instance(settings)
     instance.add_dynamic_partitions(clients_partitions.name, clients)
-    job = defs.get_job_def("forecast_client")
+    job = defs.resolve_job_def("forecast_client")
     run_config = None
     if as_of:
         cfg = {"config": {"as_of": as_of}}

@@ -96,7 +96,9 @@ def build_frames(
         cal, on=["item_id", "date"], how="left"
     )
     end = cutoff + pd.Timedelta(days=horizon)
-    future = cal[(cal["date"] > cutoff) & (cal["date"] <= end) & cal["item_id"].isin(history["item_id"])]
+    future = cal[
+        (cal["date"] > cutoff) & (cal["date"] <= end) & cal["item_id"].isin(history["item_id"])
+    ].copy()
     for frame in (context, future):
         for column in frame.columns:
             if column not in ("item_id", "date"):

@@ -177,13 +177,14 @@ def write_demo_landing(
     clients: tuple[DemoClient, ...] = DEMO_CLIENTS,
     end_date: dt.date = DEMO_END_DATE,
     with_bad_rows: bool = True,
+    history_days: int = 730,
 ) -> list[str]:
     """Write (or overwrite) the landing folders of the demo clients; returns their client keys."""
     written = []
     for client in clients:
         folder = Path(landing_dir) / validate_client_key(client.client_id)
         folder.mkdir(parents=True, exist_ok=True)
-        frames = generate_client(client, end_date=end_date)
+        frames = generate_client(client, end_date=end_date, history_days=history_days)
         sales = _with_bad_rows(frames["sales"], end_date) if with_bad_rows else frames["sales"]
         if client.sales_format == "parquet":
             sales.write_parquet(folder / "sales.parquet")

@@ -62,7 +62,7 @@ class Warehouse(ConfigurableResource):
     def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         """Run a read query with positional ``?`` parameters."""
         with self.connect() as con:
-            return pl.from_arrow(con.execute(sql, list(params)).to_arrow_table())
+            return pl.from_arrow(con.sql(sql, params=list(params)).to_arrow_table())
 
     def table_exists(self, table: str) -> bool:
         schema, name = _check_table(table).split(".")

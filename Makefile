@@ -1,0 +1,35 @@
+# The front door. `make demo` and `make test` each set up everything they need first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint dev clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, as the CPU build: otherwise a dependency pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Generate the demo clients' landing files and run the whole flow on DuckDB + SQLite + local MLflow.
+demo: $(STAMP)
+	$(BIN)/forecast-assets demo
+
+## Run the test suite (starts nothing by hand; Postgres tests use the local server).
+test: $(STAMP)
+	$(BIN)/ruff check forecast_assets tests
+	$(BIN)/pytest -q
+
+## The Dagster UI and daemon on the embedded instance under var/dagster_home.
+dev: $(STAMP)
+	mkdir -p var/dagster_home && cp -n dagster.yaml var/dagster_home/ || true
+	DAGSTER_HOME=$(CURDIR)/var/dagster_home $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf var dbt_project/target dbt_project/logs

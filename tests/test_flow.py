@@ -1,0 +1,153 @@
+"""The whole flow materialized with dagster.materialize on generated data, on real DuckDB, real
+dbt, real MLflow and the real Chronos-2 code path (a random-weight model from a local folder)."""
+
+import itertools
+
+import duckdb
+import mlflow
+import pytest
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, materialize
+
+from forecast_assets.clients import clients_partitions
+from forecast_assets.definitions import ASSETS
+from forecast_assets.resources.build import build_resources
+from forecast_assets.settings import quantile_column
+
+from .conftest import SMALL_CLIENTS, make_settings
+
+QCOLS = [quantile_column(q) for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
+
+
+def run_flow(settings, client: str, instance=None):
+    instance = instance or DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(clients_partitions.name, [client])
+    result = materialize(
+        ASSETS,
+        partition_key=client,
+        resources=build_resources(settings),
+        instance=instance,
+        raise_on_error=False,
+    )
+    return result, instance
+
+
+def sql(settings, query, params=()):
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        return con.execute(query, list(params)).fetchall()
+
+
+def check_results(result):
+    return {
+        (e.asset_check_evaluation_data.check_name): e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+@pytest.fixture
+def chronos_settings(tmp_path, landing, tiny_model_dir):
+    return make_settings(tmp_path, chronos_model_id=str(tiny_model_dir), chronos_batch_size=64)
+
+
+def test_flow_with_random_weight_chronos(chronos_settings):
+    settings = chronos_settings
+    result, instance = run_flow(settings, "shop_a")
+    assert result.success
+    n_items = SMALL_CLIENTS[0].n_items
+
+    # Chronos ran through predict_df and wrote a forecast and a backtest for every item.
+    rows = sql(
+        settings,
+        "select kind, count(distinct item_id), count(*) from ml.chronos_forecast "
+        "where client_id = ? and model = 'chronos-2' group by kind order by kind",
+        ["shop_a"],
+    )
+    assert rows == [("backtest", n_items, n_items * 28), ("forecast", n_items, n_items * 28)]
+    meta = result.asset_materializations_for_node("chronos_forecast")[0].metadata
+    assert meta["model_status"].value == "ok"
+
+    # Consumer mart: every item for every horizon day, quantiles ordered, non-negative.
+    rows = sql(
+        settings,
+        f"select item_id, horizon_step, {', '.join(QCOLS)}, forecast_units, mlflow_run_id "
+        "from analytics.fct_demand_forecast where client_id = ?",
+        ["shop_a"],
+    )
+    assert len(rows) == n_items * 28
+    assert {(r[0], r[1]) for r in rows} == {(i, s) for i in {r[0] for r in rows} for s in range(1, 29)}
+    for r in rows:
+        qs = r[2:11]
+        assert all(a <= b + 1e-9 for a, b in itertools.pairwise(qs)) and min(qs) >= 0
+        assert r[12]  # MLflow run id recorded with the row
+
+    # Evaluation scored every model, including Chronos; one champion per item.
+    models = {
+        r[0]
+        for r in sql(settings, "select model from analytics.fct_forecast_accuracy where level = 'client'")
+    }
+    assert {"chronos-2", "seasonal_naive", "auto_ets", "moving_average_7"} <= models
+    champions = sql(
+        settings,
+        "select item_id, count(*) from analytics.fct_forecast_accuracy where is_champion group by item_id",
+    )
+    assert len(champions) == n_items and all(c == 1 for _, c in champions)
+
+    # Inventory: one row per product.
+    inv = sql(settings, "select item_id, status, safety_stock from analytics.fct_inventory_recommendations")
+    assert len(inv) == n_items and all(status == "ok" and ss >= 0 for _, status, ss in inv)
+
+    # Rejected rows of the demo feed are recorded; counts add up.
+    sales_meta = result.asset_materializations_for_node("raw_landing")
+    sales_meta = next(m for m in sales_meta if m.asset_key == AssetKey("raw_sales")).metadata
+    assert sales_meta["rejected"].value == 4
+    assert sales_meta["rows_in"].value == sales_meta["accepted"].value + sales_meta["rejected"].value
+    assert sql(settings, "select count(*) from raw.rejects where client_id = 'shop_a'")[0][0] == 4
+
+    # MLflow: one run per forecast materialization in the client's experiment.
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    runs = mlflow.search_runs(experiment_names=["forecast-assets/shop_a"])
+    assert set(runs["tags.asset"]) == {"chronos_forecast", "baseline_forecast"}
+    chronos_run = runs[runs["tags.asset"] == "chronos_forecast"].iloc[0]
+    assert chronos_run["params.model_id"] == str(settings.chronos_model_id)
+
+    # dbt tests ran as asset checks and passed.
+    checks = check_results(result)
+    assert checks["chronos_model_available"].passed
+    assert checks["chronos_forecast_sane"].passed
+    assert any(
+        name.startswith("unique_combination_fct_demand_forecast") and c.passed for name, c in checks.items()
+    )
+
+    # A rerun replaces the client's rows instead of appending.
+    before = sql(settings, "select count(*) from ml.chronos_forecast")[0][0]
+    again, _ = run_flow(settings, "shop_a", instance)
+    assert again.success
+    assert sql(settings, "select count(*) from ml.chronos_forecast")[0][0] == before
+
+
+def test_unavailable_model_falls_back_to_baselines(tmp_path, landing):
+    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2")  # hub unreachable here
+    result, _ = run_flow(settings, "shop_b")
+    assert result.success
+    meta = result.asset_materializations_for_node("chronos_forecast")[0].metadata
+    assert meta["model_status"].value == "unavailable"
+    assert "amazon/chronos-2" in meta["cause"].value and "Remedy" in meta["cause"].value
+    check = check_results(result)["chronos_model_available"]
+    assert not check.passed and check.severity == AssetCheckSeverity.WARN
+    assert sql(settings, "select count(*) from ml.chronos_forecast")[0][0] == 0
+    n_items = SMALL_CLIENTS[1].n_items
+    rows = sql(
+        settings,
+        "select count(distinct item_id), count(*), min(model) like 'chronos%' "
+        "from analytics.fct_demand_forecast where client_id = 'shop_b'",
+    )
+    assert rows == [(n_items, n_items * 28, False)]
+    assert sql(settings, "select count(*) from analytics.fct_inventory_recommendations")[0][0] == n_items
+
+
+def test_required_model_fails_the_asset(tmp_path, landing):
+    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2", chronos_required=True)
+    result, _ = run_flow(settings, "shop_b")
+    assert not result.success
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failed == ["chronos_forecast"]

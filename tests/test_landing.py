@@ -1,0 +1,98 @@
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from forecast_assets.core.landing import LandingError, ingest_client
+
+TODAY = dt.date(2026, 11, 23)
+PRODUCTS = "item_id,name,category,unit_cost,price,lead_time_days\nA,Apple,fresh,1,2,3\nB,Bread,bakery,1,3,2\n"
+
+
+def write_client(
+    root: Path, sales: str, products: str = PRODUCTS, extra: dict[str, str] | None = None
+) -> Path:
+    folder = root / "acme"
+    folder.mkdir(parents=True)
+    (folder / "products.csv").write_text(products)
+    (folder / "sales.csv").write_text(sales)
+    for name, text in (extra or {}).items():
+        (folder / name).write_text(text)
+    return root
+
+
+def reasons(result) -> list[tuple[str, int, str, str]]:
+    return [
+        (r["source_file"], r["source_row"], r["field"], r["reason"])
+        for r in result.rejects.iter_rows(named=True)
+    ]
+
+
+def test_bad_rows_are_rejected_with_file_row_field_and_reason(tmp_path):
+    sales = (
+        "date,item_id,units_sold,price\n"
+        "2026-11-01,A,5,2.0\n"  # row 1 ok
+        "2026-11-02,A,-1,2.0\n"  # row 2 negative
+        "2026-11-03,Z,4,2.0\n"  # row 3 unknown item
+        "2027-01-01,A,4,2.0\n"  # row 4 future
+        "2026-11-01,A,7,2.0\n"  # row 5 duplicate of row 1
+        "2026-11-04,B,lots,2.0\n"  # row 6 not a number
+        "2026-13-45,B,3,2.0\n"  # row 7 not a date
+        "2026-11-05,B,,2.0\n"  # row 8 missing value
+        "2026-11-06,B,2,\n"  # row 9 ok (price optional)
+    )
+    result = ingest_client(write_client(tmp_path, sales), "acme", today=TODAY)
+    got = {row: (field, reason) for _, row, field, reason in reasons(result)}
+    assert got[2] == ("units_sold", "negative value -1.0")
+    assert got[3] == ("item_id", "unknown item_id 'Z'")
+    assert got[4] == ("date", "dated in the future (after 2026-11-23)")
+    assert got[5] == ("item_id, date", "duplicate (item_id, date) of acme/sales.csv row 1")
+    assert got[6] == ("units_sold", "not a valid number: 'lots'")
+    assert got[7] == ("date", "not a valid date (YYYY-MM-DD): '2026-13-45'")
+    assert got[8] == ("units_sold", "missing value")
+    assert set(got) == {2, 3, 4, 5, 6, 7, 8}
+    assert all(f == "acme/sales.csv" for f, *_ in reasons(result))
+    assert result.accepted["sales"]["source_row"].to_list() == [1, 9]
+    counts = result.counts("sales")
+    assert counts == {"rows_in": 9, "accepted": 2, "rejected": 7}
+
+
+def test_missing_required_column_rejects_every_row_of_that_file(tmp_path):
+    result = ingest_client(
+        write_client(tmp_path, "date,item_id\n2026-11-01,A\n2026-11-02,B\n"), "acme", TODAY
+    )
+    assert result.counts("sales") == {"rows_in": 2, "accepted": 0, "rejected": 2}
+    assert {r[3] for r in reasons(result)} == {"file has no column 'units_sold'"}
+
+
+def test_every_row_is_accounted_for_across_csv_and_parquet(tmp_path):
+    root = write_client(tmp_path, "date,item_id,units_sold\n2026-11-01,A,1\n2026-11-01,A,2\n")
+    pl.DataFrame(
+        {"date": ["2026-11-02", "2026-11-03"], "item_id": ["B", "B"], "units_sold": [3.0, -2.0]}
+    ).write_parquet(root / "acme" / "sales_extra.parquet")
+    result = ingest_client(root, "acme", TODAY)
+    counts = result.counts("sales")
+    assert counts["rows_in"] == 4
+    assert counts["accepted"] + counts["rejected"] == counts["rows_in"]
+    assert counts["accepted"] == 2
+
+
+def test_promotions_end_before_start_is_rejected(tmp_path):
+    promos = (
+        "item_id,start_date,end_date,promo_type,discount\n"
+        "A,2026-11-10,2026-11-01,discount,0.1\n"
+        "A,2026-12-01,2026-12-07,discount,0.2\n"
+    )
+    result = ingest_client(
+        write_client(tmp_path, "date,item_id,units_sold\n2026-11-01,A,1\n", extra={"promotions.csv": promos}),
+        "acme",
+        TODAY,
+    )
+    assert result.counts("promotions") == {"rows_in": 2, "accepted": 1, "rejected": 1}
+    assert ("end_date", "end_date is before start_date") in [(r[2], r[3]) for r in reasons(result)]
+
+
+def test_missing_landing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(LandingError, match="no landing folder for client 'ghost'"):
+        ingest_client(tmp_path, "ghost", TODAY)
