@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup demo test lint dev clean
 

@@ -3,7 +3,9 @@ consumer marts, each built per client partition with the client passed as a dbt 
 
 import json
 import os
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
@@ -20,10 +22,14 @@ from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import Warehouse
 from forecast_assets.settings import DBT_PROJECT_DIR, Settings
 
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (a venv need not be on PATH), else ``dbt`` on PATH."""
+    sibling = Path(sys.executable).parent / "dbt"
+    return str(sibling) if sibling.exists() else "dbt"
+
+
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-if not dbt_project.manifest_path.exists():
-    # A fresh clone has no manifest; parse once so definitions load anywhere (CI, tests, dev).
-    dbt_project.preparer.prepare(dbt_project)
 
 
 class ForecastDbtTranslator(DagsterDbtTranslator):
@@ -41,13 +47,21 @@ class ForecastDbtTranslator(DagsterDbtTranslator):
         return "serving" if "serving" in tags else "modelling"
 
 
+if not dbt_project.manifest_path.exists():
+    # A fresh clone has no manifest; parse once so definitions load anywhere (CI, tests, dev).
+    DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(
+        ["parse", "--quiet"], target_path=dbt_project.target_path
+    ).wait()
+
 TRANSLATOR = ForecastDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:
     if settings.duckdb_path is not None:
         os.environ.setdefault("DBT_DUCKDB_PATH", str(settings.duckdb_path))
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+    return DbtCliResource(
+        project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+    )
 
 
 def _build(context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastParams, warehouse_url: str):
