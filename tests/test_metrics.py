@@ -3,8 +3,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import utilsforecast.losses as ufl
 
-from forecast_assets.core.metrics import point_metrics, seasonal_scale
+from forecast_assets.core.metrics import (
+    accuracy_by_level,
+    point_metrics,
+    score_forecasts,
+    seasonal_scale,
+    seasonal_scales,
+)
 
 
 def test_point_metrics_against_hand_computed_values():
@@ -25,3 +32,161 @@ def test_seasonal_scale_is_mean_absolute_weekly_difference():
     # differences y_t - y_{t-7}: 2, 0, 0, 0, 0, 0, 2 -> mean 4/7
     assert seasonal_scale(history) == pytest.approx(4 / 7)
     assert math.isnan(seasonal_scale(pd.Series([1.0, 2.0])))
+
+
+# A hand-computed scored frame: one model, two items, cutoff 2024-01-07, quantiles 0.1/0.5/0.9.
+#   item A (scale 2): steps 1..4, actual 10, 0, 5, 5; point 8, 1, 5, 9
+#                     q10 6, 0.5, 4, 4; q50 = point; q90 12, 2, 7, 8
+#   item B (scale 1): steps 1..2, actual 0, 0; point 0, 2; q10 0, 0; q50 = point; q90 1, 3
+CUTOFF = pd.Timestamp("2024-01-07")
+QS = (0.1, 0.5, 0.9)
+
+
+def _scored() -> pd.DataFrame:
+    point = [8.0, 1.0, 5.0, 9.0, 0.0, 2.0]
+    return pd.DataFrame(
+        {
+            "model": "m",
+            "item_id": ["A"] * 4 + ["B"] * 2,
+            "date": CUTOFF + pd.to_timedelta([1, 2, 3, 4, 1, 2], unit="D"),
+            "cutoff": CUTOFF,
+            "actual": [10.0, 0.0, 5.0, 5.0, 0.0, 0.0],
+            "point": point,
+            "q10": [6.0, 0.5, 4.0, 4.0, 0.0, 0.0],
+            "q50": point,
+            "q90": [12.0, 2.0, 7.0, 8.0, 1.0, 3.0],
+            "scale": [2.0, 2.0, 2.0, 2.0, 1.0, 1.0],
+        }
+    )
+
+
+def _row(table: pd.DataFrame, level: str, **keys) -> pd.Series:
+    rows = table[table["level"] == level]
+    for key, value in keys.items():
+        rows = rows[rows[key] == value]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_item_metrics_against_hand_computed_values():
+    table = accuracy_by_level(_scored(), quantiles=QS)
+    a = _row(table, "item", item_id="A")
+    # errors e = f - y: -2, 1, 0, 4 ; |e| = 2, 1, 0, 4 ; sum |y| = 20
+    assert a["n_obs"] == 4
+    assert a["mae"] == pytest.approx(7 / 4)
+    assert a["rmse"] == pytest.approx(math.sqrt((4 + 1 + 0 + 16) / 4))
+    assert a["bias"] == pytest.approx(3 / 4)
+    assert a["wape"] == pytest.approx(7 / 20)
+    # MAPE on the non-zero actuals only: 2/10, 0/5, 4/5 -> (0.2 + 0 + 0.8) / 3
+    assert a["mape"] == pytest.approx(1 / 3)
+    # sMAPE terms 2|e|/(|y|+|f|): 4/18, 2/1, 0/10, 8/14 -> (2/9 + 2 + 0 + 4/7) / 4 = 44/63
+    assert a["smape"] == pytest.approx(44 / 63)
+    # MASE = MAE / scale = 1.75 / 2
+    assert a["mase"] == pytest.approx(0.875)
+    # pinball rho_q(y, f) = max(q (y-f), (q-1)(y-f)), levels 0.1 / 0.5 / 0.9:
+    #   t1 y=10: q10=6 -> 0.1*4=0.4 ; q50=8 -> 0.5*2=1.0 ; q90=12 -> 0.1*2=0.2   sum 1.6
+    #   t2 y=0 : q10=0.5 -> 0.9*0.5=0.45 ; q50=1 -> 0.5 ; q90=2 -> 0.1*2=0.2     sum 1.15
+    #   t3 y=5 : q10=4 -> 0.1 ; q50=5 -> 0 ; q90=7 -> 0.2                         sum 0.3
+    #   t4 y=5 : q10=4 -> 0.1 ; q50=9 -> 0.5*4=2.0 ; q90=8 -> 0.1*3=0.3           sum 2.4
+    #   total 5.45
+    # WQL = 2 * 5.45 / (3 levels * 20) = 10.9 / 60
+    assert a["wql"] == pytest.approx(10.9 / 60)
+    # SQL = mean_t (mean_q 2 rho) / scale = (2 * 5.45 / 3 / 4) / 2 = 10.9 / 24
+    assert a["sql"] == pytest.approx(10.9 / 24)
+    # inside [q10, q90]: 10 in [6,12], 0 not in [0.5,2], 5 in [4,7], 5 in [4,8] -> 3/4
+    assert a["coverage_80"] == pytest.approx(0.75)
+
+
+def test_zero_actuals_give_nan_percentages_and_zero_over_zero_smape():
+    b = _row(accuracy_by_level(_scored(), quantiles=QS), "item", item_id="B")
+    # actual 0, 0 ; point 0, 2 ; |e| = 0, 2
+    assert b["mae"] == pytest.approx(1.0)
+    assert math.isnan(b["wape"])  # sum |y| = 0
+    assert math.isnan(b["mape"])  # no non-zero actual
+    assert math.isnan(b["wql"])  # sum |y| = 0
+    # sMAPE terms: 0/0 -> 0 (perfect forecast of zero), 2*2/(0+2) = 2 -> mean 1
+    assert b["smape"] == pytest.approx(1.0)
+    assert b["mase"] == pytest.approx(1.0)  # MAE 1 / scale 1
+    # pinball: t1 y=0: q10=0 -> 0, q50=0 -> 0, q90=1 -> 0.1 ; t2 y=0: 0, 0.5*2=1.0, 0.1*3=0.3
+    # SQL = mean(2*0.1/3, 2*1.3/3) / 1 = 2.8 / 6
+    assert b["sql"] == pytest.approx(2.8 / 6)
+    assert b["coverage_80"] == pytest.approx(1.0)
+
+
+def test_client_level_pools_rows_of_all_items():
+    c = _row(accuracy_by_level(_scored(), quantiles=QS), "client", model="m")
+    # e over the 6 rows: -2, 1, 0, 4, 0, 2
+    assert c["n_obs"] == 6
+    assert c["mae"] == pytest.approx(9 / 6)
+    assert c["rmse"] == pytest.approx(math.sqrt(25 / 6))
+    assert c["bias"] == pytest.approx(5 / 6)
+    assert c["wape"] == pytest.approx(9 / 20)
+    assert c["mape"] == pytest.approx(1 / 3)  # B has no non-zero actual
+    assert c["smape"] == pytest.approx((176 / 63 + 0 + 2) / 6)
+    # scaled errors: A 2/2, 1/2, 0/2, 4/2 ; B 0/1, 2/1 -> 5.5 / 6
+    assert c["mase"] == pytest.approx(5.5 / 6)
+    # WQL = 2 * (5.45 + 1.4) / (3 * 20)
+    assert c["wql"] == pytest.approx(13.7 / 60)
+    # SQL = (A: 10.9/6 + B: 5.6/6) / 6 rows
+    assert c["sql"] == pytest.approx(16.5 / 36)
+    assert c["coverage_80"] == pytest.approx(5 / 6)
+
+
+def test_step_level_groups_by_days_since_cutoff():
+    table = accuracy_by_level(_scored(), quantiles=QS)
+    steps = table[table["level"] == "step"].set_index("step")
+    assert list(steps.index) == [1, 2, 3, 4]
+    assert list(steps["n_obs"]) == [2, 2, 1, 1]
+    # step 1: |e| 2 (A), 0 (B) ; step 2: 1, 2 ; step 3: 0 ; step 4: 4
+    assert list(steps["mae"]) == pytest.approx([1.0, 1.5, 0.0, 4.0])
+    assert math.isnan(steps.loc[2, "wape"])  # both actuals are 0 at step 2
+
+
+def test_missing_quantiles_and_scales_give_nan_not_errors():
+    scored = _scored().drop(columns=["q10", "q50", "q90", "scale"])
+    a = _row(accuracy_by_level(scored, quantiles=QS, levels=("item",)), "item", item_id="A")
+    assert a["mae"] == pytest.approx(7 / 4)
+    for metric in ("mase", "wql", "sql", "coverage_80"):
+        assert math.isnan(a[metric])
+    assert accuracy_by_level(scored.iloc[0:0], quantiles=QS).empty
+
+
+def test_metrics_agree_with_utilsforecast_and_fev_definitions():
+    rng = np.random.default_rng(3)
+    n = 40
+    y = rng.poisson(4, n).astype(float)
+    f = rng.gamma(2.0, 2.0, n)
+    scored = pd.DataFrame(
+        {
+            "model": "m",
+            "item_id": "x",
+            "actual": y,
+            "point": f,
+            "q10": f * 0.5,
+            "q50": f,
+            "q90": f * 1.5,
+            "scale": 1.7,
+        }
+    )
+    row = score_forecasts(scored, ["model", "item_id"], quantiles=QS).iloc[0]
+    df = pd.DataFrame({"unique_id": "x", "y": y, "q10": f * 0.5, "q50": f, "q90": f * 1.5})
+    # utilsforecast mean pinball per level; fev: 2 * pinball, WQL = mean(ql) / mean(|y|)
+    mean_pinball = [
+        float(ufl.quantile_loss(df, {"m": c}, q=q)["m"].iloc[0])
+        for q, c in zip(QS, ("q10", "q50", "q90"), strict=True)
+    ]
+    assert row["wql"] == pytest.approx(2 * np.mean(mean_pinball) / np.mean(np.abs(y)))
+    assert row["sql"] == pytest.approx(2 * np.mean(mean_pinball) / 1.7)
+    nonzero = y != 0
+    assert row["mape"] == pytest.approx(np.mean(np.abs(y - f)[nonzero] / y[nonzero]))
+    assert row["smape"] == pytest.approx(np.mean(2 * np.abs(y - f) / (np.abs(y) + np.abs(f))))
+
+
+def test_seasonal_scales_use_only_data_up_to_each_cutoff():
+    dates = pd.date_range("2024-01-01", periods=21, freq="D")
+    units = [1, 2, 3, 4, 5, 6, 7, 3, 2, 3, 4, 5, 6, 9] + [100] * 7
+    demand = pd.DataFrame({"item_id": "A", "date": dates, "units_sold": units})
+    scales = seasonal_scales(demand, [dates[13], dates[20]]).set_index("cutoff")["scale"]
+    # up to day 14 (as in test_seasonal_scale...): 4/7 ; the jump to 100 only enters the later cutoff
+    assert scales[dates[13]] == pytest.approx(4 / 7)
+    assert scales[dates[20]] > 4 / 7
