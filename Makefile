@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test lint dev clean
+.PHONY: setup demo test lint dev docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,15 @@ test: $(STAMP)
 dev: $(STAMP)
 	mkdir -p var/dagster_home && cp -n dagster.yaml var/dagster_home/ || true
 	DAGSTER_HOME=$(CURDIR)/var/dagster_home $(BIN)/dagster dev -w workspace.yaml
+
+## The dbt documentation site (models, columns, tests, lineage) for the warehouse under var/.
+DOCS_VARS := '{"client_id": "docs"}'
+docs: $(STAMP)
+	mkdir -p var
+	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --target-path target/docs --vars $(DOCS_VARS)
+
+docs-serve: docs
+	cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --target-path target/docs
 
 clean:
 	rm -rf var dbt_project/target dbt_project/logs

@@ -42,6 +42,18 @@ def _env_number(name: str, default: float, cast: type = float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _env_pair(name: str, default: tuple[float, float]) -> tuple[float, float]:
+    """Two comma-separated numbers (class cut-offs such as ``0.8,0.95``)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        a, b = (float(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise ValueError(f"{name} must be two comma-separated numbers, got {raw!r}") from exc
+    return a, b
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; build it with :meth:`from_env`."""
@@ -56,10 +68,18 @@ class Settings:
     chronos_batch_size: int = 256
     chronos_context_length: int = 512
     chronos_required: bool = False
+    chronos_cross_learning: bool = False
+    chronos_chunk_items: int = 1024
+    baseline_n_jobs: int = 1
+    backtest_windows: int = 3
+    backtest_step_days: int = 7
     horizon: int = 28
     quantiles: tuple[float, ...] = field(default=DEFAULT_QUANTILES)
     service_level: float = 0.95
     review_period_days: int = 7
+    safety_stock_method: str = "sigma"
+    abc_cutoffs: tuple[float, float] = (0.8, 0.95)
+    xyz_cutoffs: tuple[float, float] = (0.5, 1.0)
     min_history_days: int = 14
     holiday_country: str = "US"
     dbt_target: str = "duckdb"
@@ -85,10 +105,18 @@ class Settings:
             chronos_batch_size=int(_env_number("CHRONOS_BATCH_SIZE", 256, int)),
             chronos_context_length=int(_env_number("CHRONOS_CONTEXT_LENGTH", 512, int)),
             chronos_required=_env_bool("CHRONOS_REQUIRED", False),
+            chronos_cross_learning=_env_bool("CHRONOS_CROSS_LEARNING", False),
+            chronos_chunk_items=int(_env_number("CHRONOS_CHUNK_ITEMS", 1024, int)),
+            baseline_n_jobs=int(_env_number("BASELINE_N_JOBS", 1, int)),
+            backtest_windows=int(_env_number("BACKTEST_WINDOWS", 3, int)),
+            backtest_step_days=int(_env_number("BACKTEST_STEP_DAYS", 7, int)),
             horizon=int(_env_number("FORECAST_HORIZON", 28, int)),
             quantiles=quantiles,
             service_level=float(_env_number("SERVICE_LEVEL", 0.95)),
             review_period_days=int(_env_number("REVIEW_PERIOD_DAYS", 7, int)),
+            safety_stock_method=_env("SAFETY_STOCK_METHOD", "sigma").lower(),
+            abc_cutoffs=_env_pair("ABC_CUTOFFS", (0.8, 0.95)),
+            xyz_cutoffs=_env_pair("XYZ_CUTOFFS", (0.5, 1.0)),
             min_history_days=int(_env_number("MIN_HISTORY_DAYS", 14, int)),
             holiday_country=_env("HOLIDAY_COUNTRY", "US"),
         )
@@ -102,8 +130,27 @@ class Settings:
             raise ValueError(f"CHRONOS_DTYPE must be float32 or bfloat16, got {self.chronos_dtype!r}")
         if not 1 <= self.horizon <= 366:
             raise ValueError(f"FORECAST_HORIZON must be between 1 and 366, got {self.horizon}")
+        for name, value in (
+            ("CHRONOS_BATCH_SIZE", self.chronos_batch_size),
+            ("CHRONOS_CHUNK_ITEMS", self.chronos_chunk_items),
+            ("BACKTEST_WINDOWS", self.backtest_windows),
+            ("BACKTEST_STEP_DAYS", self.backtest_step_days),
+            ("MIN_HISTORY_DAYS", self.min_history_days),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
         if not 0.5 <= self.service_level < 1:
             raise ValueError(f"SERVICE_LEVEL must be in [0.5, 1), got {self.service_level}")
+        if self.safety_stock_method not in {"sigma", "quantile"}:
+            raise ValueError(
+                f"SAFETY_STOCK_METHOD must be sigma or quantile, got {self.safety_stock_method!r}"
+            )
+        a, b = self.abc_cutoffs
+        if not 0 < a < b <= 1:
+            raise ValueError(f"ABC_CUTOFFS must be two increasing revenue shares in (0, 1], got {a},{b}")
+        x, y = self.xyz_cutoffs
+        if not 0 < x < y:
+            raise ValueError(f"XYZ_CUTOFFS must be two increasing positive CVs, got {x},{y}")
 
     @property
     def duckdb_path(self) -> Path | None:

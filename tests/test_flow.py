@@ -55,14 +55,18 @@ def test_flow_with_random_weight_chronos(chronos_settings):
     assert result.success
     n_items = SMALL_CLIENTS[0].n_items
 
-    # Chronos ran through predict_df and wrote a forecast and a backtest for every item.
+    # Chronos ran through predict_df and wrote a forecast and a backtest per window for every item.
+    windows = settings.backtest_windows
     rows = sql(
         settings,
-        "select kind, count(distinct item_id), count(*) from ml.chronos_forecast "
+        "select kind, count(distinct item_id), count(distinct cutoff), count(*) from ml.chronos_forecast "
         "where client_id = ? and model = 'chronos-2' group by kind order by kind",
         ["shop_a"],
     )
-    assert rows == [("backtest", n_items, n_items * 28), ("forecast", n_items, n_items * 28)]
+    assert rows == [
+        ("backtest", n_items, windows, n_items * 28 * windows),
+        ("forecast", n_items, 1, n_items * 28),
+    ]
     meta = result.asset_materializations_for_node("chronos_forecast")[0].metadata
     assert meta["model_status"].value == "ok"
 
@@ -92,9 +96,21 @@ def test_flow_with_random_weight_chronos(chronos_settings):
     )
     assert len(champions) == n_items and all(c == 1 for _, c in champions)
 
-    # Inventory: one row per product.
-    inv = sql(settings, "select item_id, status, safety_stock from analytics.fct_inventory_recommendations")
-    assert len(inv) == n_items and all(status == "ok" and ss >= 0 for _, status, ss in inv)
+    # Inventory: one row per product, both safety stock methods reported, every item classified.
+    inv = sql(
+        settings,
+        "select item_id, status, safety_stock, safety_stock_sigma, safety_stock_quantile, "
+        "safety_stock_method, abc_class, reorder_point, lead_time_demand "
+        "from analytics.fct_inventory_recommendations",
+    )
+    assert len(inv) == n_items
+    for _, status, ss, ss_sigma, ss_quantile, method, abc, rop, ltd in inv:
+        assert status == "ok" and method == "sigma" and ss == ss_sigma >= 0 and ss_quantile >= 0
+        assert abc in {"A", "B", "C"} and rop == pytest.approx(ltd + ss)
+    dim = sql(
+        settings, "select count(*), count(abc_class) from analytics.dim_item where client_id = 'shop_a'"
+    )
+    assert dim == [(n_items, n_items)]
 
     # Rejected rows of the demo feed are recorded; counts add up.
     sales_meta = result.asset_materializations_for_node("raw_landing")

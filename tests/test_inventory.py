@@ -3,32 +3,58 @@ import math
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 from scipy.stats import norm
 
 from forecast_assets.core.inventory import (
+    OUTPUT_SCHEMA,
+    abc_classes,
+    adi_cv2,
+    demand_class,
+    demand_profile,
     inventory_recommendations,
+    quantile_sigma,
     round_order,
     safety_stock,
     service_z,
+    to_inventory_table,
+    weekly_cv,
+    xyz_class,
 )
+
+LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+QCOLS = [f"q{round(p * 100)}" for p in LEVELS]
 
 
 @pytest.mark.parametrize("level", [0.95, 0.975, 0.9, 0.99])
 def test_service_z_is_the_normal_quantile(level):
     assert service_z(level) == pytest.approx(norm.ppf(level), abs=1e-12)
+
+
+def test_service_z_for_095_and_0975_matches_scipy_exactly():
+    assert service_z(0.95) == norm.ppf(0.95)
+    assert service_z(0.975) == norm.ppf(0.975)
     assert service_z(0.95) == pytest.approx(1.6449, abs=1e-4)
+    assert service_z(0.975) == pytest.approx(1.9600, abs=1e-4)
+    with pytest.raises(ValueError):
+        service_z(1.0)
 
 
 def test_safety_stock_textbook_examples():
-    # Chopra & Meindl, Supply Chain Management, ch. 12 style example: sigma_d = 10/day,
-    # L = 4 days, 95% cycle service level -> SS = 1.645 * 10 * sqrt(4) = 32.9 units.
+    # Chopra & Meindl, Supply Chain Management (6th ed.), ch. 12, the Lego example: weekly demand
+    # mean 2,500 and std 500, lead time 2 weeks, CSL 0.90. sigma_L = sqrt(2) * 500 = 707,
+    # ss = NORMSINV(0.9) * 707 = 906 boxes, ROP = 2 * 2,500 + 906 = 5,906.
+    ss = safety_stock(service_z(0.90), 500.0, 2.0)
+    assert ss == pytest.approx(906.19, abs=0.01)
+    assert round(2 * 2500 + ss) == 5906
+    # Chopra & Meindl, same chapter, the Dell example with a variable lead time: daily demand mean
+    # 2,500 and std 500, lead time mean 7 and std 7 days, CSL 0.90.
+    # sigma_L = sqrt(7 * 500^2 + 2500^2 * 7^2) = sqrt(308,000,000) = 17,550; ss = 1.2816 * 17,550
+    # = 22,491 computers.
+    assert safety_stock(service_z(0.90), 500.0, 7.0, 2500.0, 7.0) == pytest.approx(22491.1, abs=0.1)
+    # Hand computation, no lead-time variability: 1.6449 * 10 * sqrt(4) = 32.90.
     assert safety_stock(service_z(0.95), 10.0, 4.0) == pytest.approx(32.897, abs=1e-2)
-    # Lead time variability: d = 100/day, sigma_d = 20, L = 7, sigma_L = 2, z(0.95):
-    # SS = 1.645 * sqrt(7 * 400 + 100^2 * 4) = 1.645 * sqrt(42800) = 340.3 units.
-    assert safety_stock(service_z(0.95), 20.0, 7.0, 100.0, 2.0) == pytest.approx(
-        norm.ppf(0.95) * math.sqrt(42800), rel=1e-9
-    )
 
 
 def test_higher_service_level_never_lowers_safety_stock():
@@ -44,48 +70,264 @@ def test_round_order_respects_pack_size_and_moq():
     assert round_order(3, 10, 4) == 12  # MOQ 10 rounded up to whole packs of 4
 
 
-def _inputs(lead_time):
+def test_quantile_sigma_recovers_a_normal_and_ignores_the_clipped_lower_tail():
+    exact = np.array([[10 + 2 * norm.ppf(p) for p in LEVELS]])
+    assert quantile_sigma(exact, LEVELS) == pytest.approx([2.0])
+    clipped = np.clip(np.array([[1 + 2 * norm.ppf(p) for p in LEVELS]]), 0, None)  # q10..q30 hit 0
+    assert quantile_sigma(clipped, LEVELS) == pytest.approx([2.0])
+    # Only q50 and q90: s = (q90 - q50) / z(0.9) = 2.5631 / 1.2816 = 2.
+    assert quantile_sigma(np.array([[5.0, 5.0 + 2 * norm.ppf(0.9)]]), (0.5, 0.9)) == pytest.approx([2.0])
+    assert np.isnan(quantile_sigma(np.array([[1.0, 2.0]]), (0.1, 0.5))).all()
+
+
+def _inputs(lead_time, lead_std=None, sigma_d=3.0, quantile_sd=2.0):
     dates = pd.date_range("2026-11-01", periods=28)
     forecast = pd.DataFrame({"item_id": "A", "date": dates, "point": 10.0})
+    for p, col in zip(LEVELS, QCOLS, strict=True):
+        forecast[col] = 10.0 + quantile_sd * norm.ppf(p)
     products = pd.DataFrame(
         {
             "item_id": ["A", "B"],
             "lead_time_days": [lead_time, None],
-            "lead_time_std_days": [None, None],
+            "lead_time_std_days": [lead_std, None],
             "moq": [1.0, 1.0],
             "pack_size": [5.0, 1.0],
         }
     )
     stock = pd.DataFrame({"item_id": ["A"], "date": [dates[0]], "on_hand": [30.0], "on_order": [0.0]})
     champions = pd.DataFrame({"item_id": ["A"], "champion_model": ["auto_ets"]})
-    return forecast, pd.Series({"A": 3.0}), champions, products, stock
+    return forecast, pd.Series({"A": sigma_d}), champions, products, stock
+
+
+def _recs(lead_time=4.0, service_level=0.95, method="sigma", **kw):
+    return inventory_recommendations(
+        *_inputs(lead_time, **kw),
+        service_level=service_level,
+        review_period_days=7,
+        method=method,
+        quantile_levels=LEVELS,
+    ).set_index("item_id")
 
 
 def test_recommendation_values_and_incomplete_rows():
-    recs = inventory_recommendations(*_inputs(4.0), service_level=0.95, review_period_days=7).set_index(
-        "item_id"
-    )
-    a = recs.loc["A"]
+    a = _recs().loc["A"]
     ss = norm.ppf(0.95) * 3.0 * 2.0
-    assert a["status"] == "ok"
-    assert a["safety_stock"] == pytest.approx(ss)
+    assert a["status"] == "ok" and pd.isna(a["missing"])
+    assert a["safety_stock_method"] == "sigma"
+    assert a["safety_stock"] == pytest.approx(ss) and a["safety_stock_sigma"] == pytest.approx(ss)
+    assert a["lead_time_demand"] == pytest.approx(40.0)
     assert a["reorder_point"] == pytest.approx(40.0 + ss)
     assert a["order_up_to_level"] == pytest.approx(110.0 + ss)
     assert a["days_of_inventory"] == pytest.approx(3.0)
     # position 30 <= ROP, need = 110 + ss - 30 = 89.87 -> 90 in packs of 5
     assert a["suggested_order_qty"] == 90
-    assert 0.5 < a["stockout_probability"] < 1
-    b = recs.loc["B"]
+    # P(N(40, 6^2) > 30) = Phi(10 / 6) = 0.9522
+    assert a["stockout_probability"] == pytest.approx(norm.cdf(10 / 6))
+    # The quantile method is reported beside it: daily sd 2 from the quantiles, over 4 days 4.
+    assert a["quantile_sigma_daily_demand"] == pytest.approx(2.0)
+    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * 4.0)
+    assert a["lead_time_demand_quantile"] == pytest.approx(40.0 + norm.ppf(0.95) * 4.0)
+    b = _recs().loc["B"]
     assert b["status"] == "incomplete"
     assert "lead_time_days" in b["missing"] and "stock level" in b["missing"]
-    assert pd.isna(b["safety_stock"])
+    assert "forecast" in b["missing"]
+    assert pd.isna(b["safety_stock"]) and pd.isna(b["suggested_order_qty"])
 
 
-def test_longer_lead_time_never_lowers_reorder_point():
+def test_quantile_method_drives_the_decision_when_chosen():
+    a = _recs(method="quantile").loc["A"]
+    ss = norm.ppf(0.95) * 4.0
+    assert a["safety_stock_method"] == "quantile" and a["status"] == "ok"
+    assert a["safety_stock"] == pytest.approx(ss)
+    assert a["reorder_point"] == pytest.approx(a["lead_time_demand_quantile"])
+    assert a["order_up_to_level"] == pytest.approx(110.0 + ss)
+    assert a["suggested_order_qty"] == 90  # 110 + 6.58 - 30 = 86.58 -> 90 in packs of 5
+    assert a["stockout_probability"] == pytest.approx(norm.cdf(10 / 4))
+    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 6.0)  # still reported
+
+
+def test_lead_time_variability_enters_both_methods():
+    # d = 10, sigma_L = 1: sigma method sqrt(4 * 9 + 100) = sqrt(136); quantile sqrt(4 * 4 + 100).
+    a = _recs(lead_std=1.0).loc["A"]
+    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * math.sqrt(136))
+    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * math.sqrt(116))
+
+
+def test_missing_spread_of_the_chosen_method_is_named():
+    forecast, _, champions, products, stock = _inputs(4.0)
+    recs = inventory_recommendations(
+        forecast, pd.Series(dtype=float), champions, products, stock, 0.95, 7, method="sigma"
+    ).set_index("item_id")
+    assert recs.loc["A", "status"] == "incomplete"
+    assert recs.loc["A", "missing"] == "forecast error estimate (no holdout)"
+    # What does not need the spread is still filled; nothing is guessed.
+    assert recs.loc["A", "days_of_inventory"] == pytest.approx(3.0)
+    assert pd.isna(recs.loc["A", "safety_stock"]) and pd.isna(recs.loc["A", "reorder_point"])
+    no_quantiles = inventory_recommendations(
+        forecast[["item_id", "date", "point"]],
+        pd.Series({"A": 3.0}),
+        champions,
+        products,
+        stock,
+        0.95,
+        7,
+        method="quantile",
+        quantile_levels=LEVELS,
+    ).set_index("item_id")
+    assert no_quantiles.loc["A", "missing"] == "forecast quantiles above the median"
+    assert no_quantiles.loc["A", "safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 6.0)
+    with pytest.raises(ValueError):
+        inventory_recommendations(forecast, pd.Series(dtype=float), champions, products, stock, 0.95, 7, "x")
+
+
+@pytest.mark.parametrize("method", ["sigma", "quantile"])
+@pytest.mark.parametrize("lead_std", [None, 1.5])
+def test_higher_service_level_never_lowers_safety_stock_or_reorder_point(method, lead_std):
+    rows = [
+        _recs(service_level=s, method=method, lead_std=lead_std).loc["A"] for s in np.linspace(0.5, 0.995, 25)
+    ]
+    for lo, hi in itertools.pairwise(rows):
+        assert hi["safety_stock"] >= lo["safety_stock"]
+        assert hi["reorder_point"] >= lo["reorder_point"]
+
+
+@pytest.mark.parametrize("method", ["sigma", "quantile"])
+@pytest.mark.parametrize("lead_std", [None, 2.0])
+def test_longer_lead_time_never_lowers_reorder_point(method, lead_std):
+    # Includes fractional lead times and lead times beyond the 28-day horizon.
     rops = [
-        inventory_recommendations(*_inputs(lt), service_level=0.95, review_period_days=7)
-        .set_index("item_id")
-        .loc["A", "reorder_point"]
-        for lt in [1, 2, 3.5, 5, 10, 27, 40]
+        _recs(lt, method=method, lead_std=lead_std).loc["A", "reorder_point"]
+        for lt in [0, 1, 2, 3.5, 5, 10, 27, 28.5, 40]
     ]
     assert all(b >= a for a, b in itertools.pairwise(rops))
+
+
+def test_longer_lead_time_never_lowers_reorder_point_on_uneven_forecasts():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        forecast, sigma, champions, products, stock = _inputs(1.0)
+        level = rng.gamma(2.0, 5.0, size=len(forecast))
+        spread = rng.uniform(0.0, 4.0, size=len(forecast))
+        forecast["point"] = level
+        for p, col in zip(LEVELS, QCOLS, strict=True):
+            forecast[col] = np.clip(level + spread * norm.ppf(p), 0, None)
+        for method in ("sigma", "quantile"):
+            rops = []
+            for lt in np.linspace(0, 35, 36):
+                products.loc[0, "lead_time_days"] = lt
+                recs = inventory_recommendations(
+                    forecast, sigma, champions, products, stock, 0.95, 7, method, LEVELS
+                )
+                rops.append(recs.loc[0, "reorder_point"])
+            assert all(b >= a - 1e-9 for a, b in itertools.pairwise(rops))
+
+
+def test_abc_by_revenue_share():
+    # Shares 0.50, 0.30, 0.10, 0.06, 0.04. Revenue ranked above each item: 0, 0.5, 0.8, 0.9, 0.96.
+    # A while that is below 0.8, B below 0.95, else C.
+    revenue = pd.Series({"e": 40.0, "a": 500.0, "b": 300.0, "c": 100.0, "d": 60.0, "z": 0.0})
+    assert abc_classes(revenue).to_dict() == {"e": "C", "a": "A", "b": "A", "c": "B", "d": "B", "z": "C"}
+    # A single dominant item is A, never B: the class follows where its revenue starts.
+    assert abc_classes(pd.Series({"x": 90.0, "y": 10.0})).to_dict() == {"x": "A", "y": "B"}
+    assert abc_classes(revenue, (0.5, 0.9)).to_dict()["b"] == "B"
+    assert set(abc_classes(pd.Series({"x": 0.0, "y": 0.0}))) == {"C"}
+
+
+def test_xyz_by_coefficient_of_variation():
+    assert [xyz_class(v) for v in (0.0, 0.49, 0.5, 0.99, 1.0, 3.0, None)] == [
+        "X",
+        "X",
+        "Y",
+        "Y",
+        "Z",
+        "Z",
+        None,
+    ]
+    assert xyz_class(0.6, (0.7, 1.2)) == "X"
+    with pytest.raises(ValueError):
+        xyz_class(0.6, (1.0, 0.5))
+
+
+def test_weekly_cv_hand_computed():
+    # Week 0 (the 7 days up to as_of) sells 10 a day = 70, week 1 sells 20 a day = 140:
+    # mean 105, sample std sqrt(2 * 35^2 / 1) = 49.50, CV = 0.4714.
+    as_of = pd.Timestamp("2026-10-28")
+    dates = pd.Series(pd.date_range(end=as_of, periods=14))
+    units = pd.Series([20.0] * 7 + [10.0] * 7)
+    assert weekly_cv(dates, units, as_of) == pytest.approx(35 * math.sqrt(2) / 105)
+    assert weekly_cv(dates[7:], units[7:], as_of) is None  # one week: no CV
+
+
+def test_syntetos_boylan_classes_hand_computed():
+    # Syntetos, Boylan & Croston (2005), cut-offs ADI 1.32 and CV^2 0.49, CV^2 of non-zero sizes.
+    # 0,3,0,0,5,0,4,0: ADI 8/3 = 2.667; sizes 3,5,4 mean 4, sample var 1 -> CV^2 1/16.
+    assert adi_cv2(np.array([0, 3, 0, 0, 5, 0, 4, 0])) == pytest.approx((8 / 3, 0.0625))
+    assert demand_class(*adi_cv2(np.array([0, 3, 0, 0, 5, 0, 4, 0]))) == "intermittent"
+    # 2,3,2,3: ADI 1; mean 2.5, sample var 1/3 -> CV^2 0.0533: smooth.
+    assert demand_class(*adi_cv2(np.array([2, 3, 2, 3]))) == "smooth"
+    # 1,9,1,9: ADI 1; mean 5, sample var 64/3 -> CV^2 0.853: erratic.
+    assert adi_cv2(np.array([1, 9, 1, 9]))[1] == pytest.approx(64 / 3 / 25)
+    assert demand_class(*adi_cv2(np.array([1, 9, 1, 9]))) == "erratic"
+    # 0,0,1,0,0,9,0,0: ADI 4; mean 5, sample var 32 -> CV^2 1.28: lumpy.
+    assert demand_class(*adi_cv2(np.array([0, 0, 1, 0, 0, 9, 0, 0]))) == "lumpy"
+    # The cut-offs themselves belong to the upper class.
+    assert demand_class(1.32, 0.2) == "intermittent" and demand_class(1.0, 0.49) == "erratic"
+    assert adi_cv2(np.zeros(5)) == (None, None) and adi_cv2(np.array([0, 4, 0]))[1] is None
+
+
+def test_demand_profile_excludes_stockout_days_and_covers_every_item():
+    as_of = pd.Timestamp("2026-10-28")
+    dates = pd.date_range(end=as_of, periods=14)
+    a = pd.DataFrame({"item_id": "a", "date": dates, "units_sold": [20.0] * 7 + [10.0] * 7, "price": 2.0})
+    a["is_stockout"] = 0
+    a.loc[3, ["units_sold", "is_stockout"]] = [0.0, 1]  # a stock-out day: not zero demand
+    b = pd.DataFrame(
+        {"item_id": "b", "date": dates, "units_sold": [0.0, 5.0] * 7, "price": 1.0, "is_stockout": 0}
+    )
+    old = pd.DataFrame(  # outside the 365-day window: ignored
+        {"item_id": ["b"], "date": [as_of - pd.Timedelta(days=400)], "units_sold": [1e6], "price": [1.0]}
+    ).assign(is_stockout=0)
+    profile = demand_profile(pd.concat([old, a, b]), ["a", "b", "never_sold"], as_of).set_index("item_id")
+    # Revenue a = (6 * 20 + 7 * 10) * 2 = 380, b = 35: shares 0.9157 and 0.0843.
+    assert profile.loc["a", "revenue"] == pytest.approx(380.0)
+    assert profile.loc["b", "revenue_share"] == pytest.approx(35 / 415)
+    assert profile["abc_class"].to_dict() == {"a": "A", "b": "B", "never_sold": "C"}
+    assert profile.loc["a", "weekly_demand_cv"] == pytest.approx(35 * math.sqrt(2) / 105)  # as above
+    assert profile.loc["a", "xyz_class"] == "X"
+    assert profile.loc["a", "adi"] == pytest.approx(1.0)  # 13 in-stock days, all with demand
+    assert (
+        profile.loc["b", "adi"] == pytest.approx(2.0) and profile.loc["b", "demand_class"] == "intermittent"
+    )
+    # b's last week sells 5 on 4 days = 20, the week before on 3 days = 15: CV = 2.5 sqrt(2) / 17.5.
+    assert profile.loc["b", "weekly_demand_cv"] == pytest.approx(2.5 * math.sqrt(2) / 17.5)
+    assert profile.loc["never_sold"].drop(["revenue", "revenue_share", "abc_class"]).isna().all()
+
+
+def test_profile_flows_into_the_inventory_table_with_its_types():
+    forecast, sigma, champions, products, stock = _inputs(4.0)
+    profile = pd.DataFrame(
+        {
+            "item_id": ["A", "B"],
+            "revenue": [10.0, 0.0],
+            "revenue_share": [1.0, 0.0],
+            "abc_class": ["A", "C"],
+            "weekly_demand_cv": [0.2, None],
+            "xyz_class": ["X", None],
+            "adi": [1.0, None],
+            "demand_size_cv2": [0.1, None],
+            "demand_class": ["smooth", None],
+        }
+    )
+    recs = inventory_recommendations(
+        forecast, sigma, champions, products, stock, 0.95, 7, "sigma", LEVELS, profile
+    )
+    table = to_inventory_table(recs)
+    assert dict(table.schema) == OUTPUT_SCHEMA
+    rows = {r["item_id"]: r for r in table.to_dicts()}
+    assert rows["A"]["abc_class"] == "A" and rows["A"]["demand_class"] == "smooth"
+    assert rows["B"]["abc_class"] == "C" and rows["B"]["status"] == "incomplete"
+    # Values that are not there are nulls, not NaN numbers a SQL `is not null` lets through.
+    assert rows["B"]["safety_stock"] is None and rows["B"]["weekly_demand_cv"] is None
+    assert table.select(pl.col(pl.Float64).is_nan().any()).row(0) == (False,) * len(
+        [t for t in OUTPUT_SCHEMA.values() if t == pl.Float64]
+    )

@@ -96,3 +96,55 @@ def test_promotions_end_before_start_is_rejected(tmp_path):
 def test_missing_landing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(LandingError, match="no landing folder for client 'ghost'"):
         ingest_client(tmp_path, "ghost", TODAY)
+
+
+def test_events_become_long_rows_and_bad_ones_are_rejected(tmp_path):
+    events = (
+        "date,payday,Local Event\n"  # 'local event' is not a usable covariate name
+        "2026-11-01,1,0\n"
+    )
+    good = (
+        "date,payday,fair\n"
+        "2026-11-01,1,0\n"  # row 1 ok
+        "2026-11-02,,1\n"  # row 2 ok: an empty cell is no event (0)
+        "2026-11-40,1,0\n"  # row 3 bad date
+        "2026-11-03,yes,0\n"  # row 4 not a number
+        "2026-11-01,0,1\n"  # row 5 duplicate date of row 1
+        "2027-03-01,0,1\n"  # row 6 ok: events are known in advance, future dates welcome
+    )
+    root = write_client(
+        tmp_path,
+        "date,item_id,units_sold\n2026-11-01,A,1\n",
+        extra={"events.csv": good, "events_bad.csv": events},
+    )
+    result = ingest_client(root, "acme", today=TODAY)
+    got = sorted(r for r in reasons(result) if r[0].startswith("acme/events"))
+    assert got == [
+        ("acme/events.csv", 3, "date", "not a valid date (YYYY-MM-DD): '2026-11-40'"),
+        ("acme/events.csv", 4, "payday", "not a valid number: 'yes'"),
+        ("acme/events.csv", 5, "date", "duplicate date 2026-11-01 of acme/events.csv row 1"),
+        (
+            "acme/events_bad.csv",
+            1,
+            "local event",
+            "column name 'local event' must be lower-case letters, digits and _",
+        ),
+    ]
+    counts = result.counts("events")
+    assert counts == {"rows_in": 7, "accepted": 3, "rejected": 4}
+    accepted = result.accepted["events"].sort("date", "event")
+    assert accepted.select("date", "event", "value").rows() == [
+        (dt.date(2026, 11, 1), "fair", 0.0),
+        (dt.date(2026, 11, 1), "payday", 1.0),
+        (dt.date(2026, 11, 2), "fair", 1.0),
+        (dt.date(2026, 11, 2), "payday", 0.0),
+        (dt.date(2027, 3, 1), "fair", 1.0),
+        (dt.date(2027, 3, 1), "payday", 0.0),
+    ]
+
+
+def test_a_client_without_events_gets_an_empty_events_table(tmp_path):
+    root = write_client(tmp_path, "date,item_id,units_sold\n2026-11-01,A,1\n")
+    result = ingest_client(root, "acme", today=TODAY)
+    assert result.accepted["events"].height == 0
+    assert result.counts("events") == {"rows_in": 0, "accepted": 0, "rejected": 0}

@@ -1,10 +1,12 @@
 """Statistical baselines with statsforecast: the yardstick Chronos must beat, and its fallback.
 
-Models: seasonal naive (weekly), AutoETS (weekly season), and a 7-day moving average. Quantiles
-come from the models' own prediction intervals (the central ``level``% interval gives the
-``(1-level)/2`` and ``(1+level)/2`` quantiles); the moving average has none, so it gets conformal
-intervals from statsforecast. Series too short for those models get a historic average, with
-the reason recorded.
+Models: seasonal naive (weekly), AutoETS and AutoTheta (weekly season), a 7-day moving average,
+and Croston SBA (Syntetos and Boylan, 2005) for items whose demand is intermittent or lumpy in
+the Syntetos-Boylan-Croston classification. Quantiles come from the models' own prediction
+intervals (the central ``level``% interval gives the ``(1-level)/2`` and ``(1+level)/2``
+quantiles); the moving average and Croston have none, so they get conformal intervals from
+statsforecast. Series too short for those models get a historic average, with the reason
+recorded. statsforecast fits items in parallel processes when ``n_jobs`` > 1.
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ from dataclasses import dataclass
 import pandas as pd
 
 from forecast_assets.core.forecast_frame import finalize_forecast
+from forecast_assets.core.inventory import adi_cv2, demand_class
 from forecast_assets.settings import quantile_column
 
 SEASON = 7
 MODEL_ALIASES = {
     "SeasonalNaive": "seasonal_naive",
     "AutoETS": "auto_ets",
+    "AutoTheta": "auto_theta",
     "WindowAverage": "moving_average_7",
+    "CrostonSBA": "croston_sba",
     "HistoricAverage": "historic_average",
 }
+INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 
 
 def levels_for(quantiles: tuple[float, ...]) -> list[int]:
@@ -48,6 +54,12 @@ def _quantile_frame(raw: pd.DataFrame, alias: str, quantiles: tuple[float, ...])
 class BaselineResult:
     forecasts: pd.DataFrame
     skipped: dict[str, str]  # item_id -> why it got only the historic average
+    demand_classes: dict[str, int]  # Syntetos-Boylan class -> number of items
+
+
+def classify_items(df: pd.DataFrame) -> pd.Series:
+    """Syntetos-Boylan-Croston class per ``unique_id`` of a statsforecast frame (None if undefined)."""
+    return df.groupby("unique_id")["y"].agg(lambda y: demand_class(*adi_cv2(y.to_numpy())))
 
 
 def forecast_baselines(
@@ -60,7 +72,14 @@ def forecast_baselines(
 ) -> BaselineResult:
     """Forecast every item in ``demand`` (item_id, date, units_sold) from data up to ``cutoff``."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, HistoricAverage, SeasonalNaive, WindowAverage
+    from statsforecast.models import (
+        AutoETS,
+        AutoTheta,
+        CrostonSBA,
+        HistoricAverage,
+        SeasonalNaive,
+        WindowAverage,
+    )
     from statsforecast.utils import ConformalIntervals
 
     cutoff = pd.Timestamp(cutoff)
@@ -73,25 +92,36 @@ def forecast_baselines(
     levels = levels_for(quantiles)
     conformal_min = 2 * horizon + SEASON  # two calibration windows (statsforecast's minimum)
 
-    groups: list[tuple[list, pd.Index]] = []
+    classes = classify_items(df)
+    intermittent = set(classes[classes.isin(INTERMITTENT_CLASSES)].index)
     long_ids = lengths[lengths >= max(min_history_days, conformal_min)].index
     mid_ids = lengths[(lengths >= min_history_days) & (lengths < conformal_min)].index
     short_ids = lengths[lengths < min_history_days].index
-    groups.append(
+
+    def conformal() -> ConformalIntervals:
+        return ConformalIntervals(h=horizon, n_windows=2)
+
+    core = [
+        SeasonalNaive(season_length=SEASON),
+        AutoETS(season_length=SEASON),
+        AutoTheta(season_length=SEASON),
+    ]
+    groups: list[tuple[list, pd.Index]] = [
+        (
+            [*core, WindowAverage(window_size=SEASON, prediction_intervals=conformal())],
+            long_ids.difference(list(intermittent)),
+        ),
         (
             [
-                SeasonalNaive(season_length=SEASON),
-                AutoETS(season_length=SEASON),
-                WindowAverage(
-                    window_size=SEASON,
-                    prediction_intervals=ConformalIntervals(h=horizon, n_windows=2),
-                ),
+                *core,
+                WindowAverage(window_size=SEASON, prediction_intervals=conformal()),
+                CrostonSBA(prediction_intervals=conformal()),
             ],
-            long_ids,
-        )
-    )
-    groups.append(([SeasonalNaive(season_length=SEASON), AutoETS(season_length=SEASON)], mid_ids))
-    groups.append(([HistoricAverage()], short_ids))
+            long_ids.intersection(list(intermittent)),
+        ),
+        ([SeasonalNaive(season_length=SEASON), AutoETS(season_length=SEASON)], mid_ids),
+        ([HistoricAverage()], short_ids),
+    ]
 
     frames = []
     for models, ids in groups:
@@ -117,4 +147,7 @@ def forecast_baselines(
             f"({conformal_min} needed)"
         )
     forecasts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return BaselineResult(forecasts=forecasts, skipped=skipped)
+    counts = classes.fillna("undefined").value_counts()
+    return BaselineResult(
+        forecasts=forecasts, skipped=skipped, demand_classes={str(k): int(v) for k, v in counts.items()}
+    )

@@ -1,32 +1,23 @@
-"""The Chronos-2 adapter: loading the model, building its input frames, calling ``predict_df``.
+"""The Chronos adapter: loading a model once, and calling ``predict_df`` over batches of items.
 
-Chronos-2 reads covariates from the frames it is given: columns only in the context frame are
-past-only, columns in both frames are known in the future. Flags are fed as 0/1 floats because
-Chronos target-encodes booleans and strings. Stock-out days are missing demand (NaN), not zero.
+Any Chronos id loads through ``BaseChronosPipeline.from_pretrained``, which picks the pipeline
+class from the model's config: Chronos-2 gets the covariate frames, Chronos-Bolt (univariate)
+gets the target only, and the covariates it cannot use are reported in the log.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from forecast_assets.core.chronos_frames import PAST_COVARIATES, ChronosFrames
 from forecast_assets.core.forecast_frame import finalize_forecast
 from forecast_assets.settings import quantile_column
 
 log = logging.getLogger(__name__)
-
-PAST_COVARIATES = ("price", "is_stockout")
-FUTURE_COVARIATES = (
-    "promo_flag",
-    "promo_discount",
-    "is_holiday",
-    "days_to_holiday",
-    "is_weekend",
-    "planned_price",
-)
 
 
 class ModelUnavailable(RuntimeError):
@@ -44,21 +35,15 @@ def resolve_device(setting: str) -> str:
     return setting
 
 
-def model_name(model_id: str) -> str:
-    """The short model name stored in the ``model`` column (the full id is stored too)."""
-    return "chronos-bolt" if "chronos-bolt" in model_id else "chronos-2"
-
-
 def load_pipeline(model_id: str, device: str = "auto", dtype: str = "float32"):
-    """Load a Chronos pipeline from a hub id or a local directory, or raise :class:`ModelUnavailable`."""
+    """Load any Chronos pipeline from a hub id or a local directory, or raise :class:`ModelUnavailable`."""
     import torch
-    from chronos import BaseChronosPipeline, Chronos2Pipeline
+    from chronos import BaseChronosPipeline
 
     resolved = resolve_device(device)
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-    cls = BaseChronosPipeline if "chronos-bolt" in model_id else Chronos2Pipeline
     try:
-        return cls.from_pretrained(model_id, device_map=resolved, dtype=torch_dtype)
+        return BaseChronosPipeline.from_pretrained(model_id, device_map=resolved, dtype=torch_dtype)
     except Exception as exc:
         local = Path(model_id).exists()
         remedy = (
@@ -73,40 +58,23 @@ def load_pipeline(model_id: str, device: str = "auto", dtype: str = "float32"):
         ) from exc
 
 
-@dataclass(frozen=True)
-class ChronosFrames:
-    context: pd.DataFrame
-    future: pd.DataFrame
+def supports_covariates(pipeline) -> bool:
+    """Chronos-2 reads covariates; Chronos-Bolt and the original Chronos are univariate."""
+    from chronos import Chronos2Pipeline
+
+    return isinstance(pipeline, Chronos2Pipeline)
 
 
-def build_frames(
-    demand: pd.DataFrame, calendar: pd.DataFrame, cutoff: pd.Timestamp, horizon: int
-) -> ChronosFrames:
-    """Context (history up to ``cutoff``) and future (the next ``horizon`` days) frames.
+def model_name(pipeline) -> str:
+    """The short model name stored in the ``model`` column (the full id goes in ``model_id``)."""
+    name = type(pipeline).__name__
+    return {"Chronos2Pipeline": "chronos-2", "ChronosBoltPipeline": "chronos-bolt"}.get(name, "chronos")
 
-    ``demand`` has item_id, date, units_sold, price, is_stockout; ``calendar`` has item_id, date and
-    the known-future covariates for history and horizon. Nothing after ``cutoff`` reaches the
-    context frame, so backtests cannot peek.
-    """
-    cutoff = pd.Timestamp(cutoff)
-    history = demand[demand["date"] <= cutoff].copy()
-    history["target"] = history["units_sold"].astype(float).where(history["is_stockout"] == 0)
-    cal = calendar[["item_id", "date", *FUTURE_COVARIATES]]
-    context = history[["item_id", "date", "target", *PAST_COVARIATES]].merge(
-        cal, on=["item_id", "date"], how="left"
-    )
-    end = cutoff + pd.Timedelta(days=horizon)
-    future = cal[
-        (cal["date"] > cutoff) & (cal["date"] <= end) & cal["item_id"].isin(history["item_id"])
-    ].copy()
-    for frame in (context, future):
-        for column in frame.columns:
-            if column not in ("item_id", "date"):
-                frame[column] = frame[column].astype(float)
-    return ChronosFrames(
-        context=context.sort_values(["item_id", "date"]).reset_index(drop=True),
-        future=future.sort_values(["item_id", "date"]).reset_index(drop=True),
-    )
+
+def item_chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """Consecutive slices of ``items``: the unit read, predicted and written in one go."""
+    for start in range(0, len(items), max(1, size)):
+        yield list(items[start : start + max(1, size)])
 
 
 def predict(
@@ -117,20 +85,48 @@ def predict(
     quantiles: tuple[float, ...],
     batch_size: int = 256,
     context_length: int | None = None,
-    model: str = "chronos-2",
+    cross_learning: bool = False,
+    validate_inputs: bool = True,
 ) -> pd.DataFrame:
-    """Run ``predict_df`` and return the long forecast format (see :mod:`forecast_frame`)."""
-    raw = pipeline.predict_df(
-        frames.context,
-        future_df=frames.future,
+    """Forecast the items of ``frames`` and return the long forecast format (see :mod:`forecast_frame`).
+
+    ``batch_size`` is predict_df's: rows per forward pass, where each item counts once for its
+    target and once per covariate. ``validate_inputs=False`` skips predict_df's own checks and is
+    only safe for frames that passed :func:`chronos_frames.build_frames`, which checks the same
+    things (sorted, regular, future aligned) with messages naming the item and field.
+    """
+    if frames.context.empty:
+        return finalize_forecast(
+            pd.DataFrame(columns=["item_id", "date", "point", *map(quantile_column, quantiles)]),
+            model_name(pipeline),
+            quantiles,
+            cutoff,
+        )
+    common = dict(
         id_column="item_id",
         timestamp_column="date",
         target="target",
         prediction_length=horizon,
         quantile_levels=list(quantiles),
         batch_size=batch_size,
-        context_length=context_length,
+        validate_inputs=validate_inputs,
+        freq="D",
     )
+    if supports_covariates(pipeline):
+        raw = pipeline.predict_df(
+            frames.context,
+            future_df=frames.future,
+            context_length=context_length,
+            cross_learning=cross_learning,
+            **common,
+        )
+    else:
+        log.info(
+            "%s is univariate: covariates %s are not used",
+            type(pipeline).__name__,
+            ", ".join((*PAST_COVARIATES, *frames.future_covariates)),
+        )
+        raw = pipeline.predict_df(frames.context[["item_id", "date", "target"]], **common)
     renamed = raw.rename(columns={str(q): quantile_column(q) for q in quantiles})
     renamed["point"] = renamed[quantile_column(0.5)]
-    return finalize_forecast(renamed, model, quantiles, cutoff)
+    return finalize_forecast(renamed, model_name(pipeline), quantiles, cutoff)

@@ -1,18 +1,21 @@
 """The landing format and its validation: every input row is accepted or rejected with a reason.
 
 A client delivers files under ``landing/<client>/``. Each kind of file (sales, products, promotions,
-stock_levels) may arrive as CSV or Parquet, as ``<kind>.csv``, ``<kind>_anything.parquet`` or inside
-a ``<kind>/`` folder. Values are read as text first and parsed here, so that a bad cell rejects its
-row (naming file, row and field) instead of failing the whole file or being coerced silently.
+stock_levels, and the optional events) may arrive as CSV or Parquet, as ``<kind>.csv``,
+``<kind>_anything.parquet`` or inside a ``<kind>/`` folder. Values are read as text first and
+parsed here, so that a bad cell rejects its row (naming file, row and field) instead of failing the
+whole file or being coerced silently.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 
 from forecast_assets.clients import validate_client_key
@@ -87,6 +90,21 @@ STOCK_LEVELS = FileKind(
 )
 FILE_KINDS: tuple[FileKind, ...] = (PRODUCTS, SALES, PROMOTIONS, STOCK_LEVELS)
 
+# events: ``date`` plus any numeric columns (a local event flag, a benefits-payment day, ...), past
+# and future dates. Each column becomes a known-future covariate of every item of the client. The
+# columns differ per client, so accepted rows are stored long: one row per (date, event, value).
+EVENTS = "events"
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+EVENTS_SCHEMA = {
+    "client_id": pl.Utf8,
+    "date": pl.Date,
+    "event": pl.Utf8,
+    "value": pl.Float64,
+    "source_file": pl.Utf8,
+    "source_row": pl.Int64,
+}
+ALL_KINDS: tuple[str, ...] = (*(k.name for k in FILE_KINDS), EVENTS)
+
 
 class LandingError(ValueError):
     """A landing folder that cannot be read at all (missing, or a file that is not CSV/Parquet)."""
@@ -103,7 +121,9 @@ class IngestResult:
 
     def counts(self, kind: str) -> dict[str, int]:
         rejected = self.rejects.filter(pl.col("kind") == kind).height
-        return {"rows_in": self.rows_in[kind], "accepted": self.accepted[kind].height, "rejected": rejected}
+        # Events are stored long (a row per date and event): count the source rows they came from.
+        accepted = self.accepted[kind].select("source_file", "source_row").unique().height
+        return {"rows_in": self.rows_in[kind], "accepted": accepted, "rejected": rejected}
 
 
 def client_landing_dir(landing_dir: Path, client_id: str) -> Path:
@@ -206,13 +226,16 @@ def validate_file(
     today: dt.date,
     known_items: Callable[[], pl.Series] | None = None,
     source: str | None = None,
+    text: pl.DataFrame | None = None,
+    extra_checks: list[tuple[str, pl.Expr, pl.Expr]] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Validate one file: (accepted typed rows, rejected rows, rows read).
 
     ``source`` is the file name recorded with each row (relative to the landing folder, so no
-    host paths leak into tables a client can read).
+    host paths leak into tables a client can read). ``text`` is the file already read as text,
+    ``extra_checks`` are checked before the per-column ones.
     """
-    text = _read_as_text(path)
+    text = _read_as_text(path) if text is None else text
     rows_in = text.height
     present = set(text.columns) & set(kind.columns)
     frame = text.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
@@ -220,7 +243,7 @@ def validate_file(
     frame = frame.with_columns(record.alias("__record"))
     frame = frame.with_columns(pl.col(c).alias(f"__raw_{c}") for c in present)
     frame = frame.with_columns(_parse(c, kind.columns[c]).alias(c) for c in present)
-    checks = _reason_exprs(kind, present, today)
+    checks = [*(extra_checks or []), *_reason_exprs(kind, present, today)]
     if kind.needs_known_item and known_items is not None and "item_id" in present:
         items = known_items()
         checks.append(
@@ -309,10 +332,105 @@ def ingest_client(landing_dir: Path, client_id: str, today: dt.date | None = Non
         accepted[kind.name] = frame
         rejects.extend([*kind_rejects, dupes])
         rows_in[kind.name] = count
+    accepted[EVENTS], event_rejects, rows_in[EVENTS] = _ingest_events(folder, client_id, today)
+    rejects.extend(event_rejects)
     all_rejects = pl.concat(
         [pl.DataFrame(schema=REJECT_SCHEMA), *[r.cast(REJECT_SCHEMA) for r in rejects]], how="vertical"
     )
     return IngestResult(client_id=client_id, accepted=accepted, rejects=all_rejects, rows_in=rows_in)
+
+
+def events_kind(columns: list[str]) -> FileKind:
+    """The kind of one events file: its date plus whatever numeric columns it has."""
+    return FileKind(
+        name=EVENTS,
+        required={"date": pl.Date},
+        optional={c: pl.Float64 for c in columns if c != "date"},
+        key=("date",),
+        needs_known_item=False,
+    )
+
+
+def _ingest_events(folder: Path, client_id: str, today: dt.date) -> tuple[pl.DataFrame, list, int]:
+    """Validate every events file; accepted values come back long (date, event, value).
+
+    An empty cell means "no event that day" and is stored as 0. A column whose name is not a
+    plain identifier rejects every row of its file (it would become a model input column name).
+    Later rows for a date already seen are rejected as duplicates, as for the other kinds.
+    """
+    parts, rejects, count = [], [], 0
+    for path in find_files(folder, EVENTS):
+        source = f"{client_id}/{path.relative_to(folder).as_posix()}"
+        text = _read_as_text(path)
+        columns = [c for c in text.columns if c != "date"]
+        bad_names = [
+            (c, pl.lit(True), pl.lit(f"column name '{c}' must be lower-case letters, digits and _"))
+            for c in columns
+            if not EVENT_NAME.fullmatch(c)
+        ]
+        if not columns:
+            bad_names.append(("date", pl.lit(True), pl.lit("events file has no event columns besides date")))
+        good, bad, n = validate_file(
+            path, events_kind(columns), client_id, today, None, source, text=text, extra_checks=bad_names
+        )
+        rejects.append(bad)
+        count += n
+        if good.height and columns:
+            parts.append(
+                good.unpivot(
+                    on=columns,
+                    index=["client_id", "date", "source_file", "source_row"],
+                    variable_name="event",
+                    value_name="value",
+                ).with_columns(pl.col("value").fill_null(0.0))
+            )
+    long = pl.concat(
+        [
+            pl.DataFrame(schema=EVENTS_SCHEMA),
+            *[p.select(list(EVENTS_SCHEMA)).cast(EVENTS_SCHEMA) for p in parts],
+        ]
+    )
+    # One value per (date, event): the first delivered wins, later rows are rejected.
+    ranked = long.with_columns(
+        pl.int_range(pl.len()).over(["date", "event"]).alias("__dup"),
+        pl.col("source_file").first().over(["date", "event"]).alias("__first_file"),
+        pl.col("source_row").first().over(["date", "event"]).alias("__first_row"),
+    )
+    dupes = (
+        ranked.filter(pl.col("__dup") > 0)
+        .group_by("source_file", "source_row", maintain_order=True)
+        .agg(
+            pl.col("__first_file").first(),
+            pl.col("__first_row").first(),
+            pl.col("date").first(),
+        )
+    )
+    rejects.append(
+        dupes.select(
+            pl.lit(client_id).alias("client_id"),
+            pl.lit(EVENTS).alias("kind"),
+            "source_file",
+            "source_row",
+            pl.lit("date").alias("field"),
+            pl.format("duplicate date {} of {} row {}", "date", "__first_file", "__first_row").alias(
+                "reason"
+            ),
+            pl.struct(pl.col("date").cast(pl.Utf8)).struct.json_encode().alias("record"),
+        )
+    )
+    dup_rows = dupes.select("source_file", "source_row")
+    accepted = long.join(dup_rows, on=["source_file", "source_row"], how="anti")
+    return accepted, rejects, count
+
+
+def events_wide(events: pl.DataFrame | None) -> pd.DataFrame | None:
+    """Accepted event rows as one column per event (``event_<name>``), one row per date."""
+    if events is None or events.height == 0:
+        return None
+    wide = events.pivot(on="event", index="date", values="value", aggregate_function="first")
+    frame = wide.to_pandas()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.rename(columns={c: f"event_{c}" for c in frame.columns if c != "date"})
 
 
 def describe_rejects(rejects: pl.DataFrame, limit: int = 5) -> list[str]:

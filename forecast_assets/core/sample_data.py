@@ -50,7 +50,7 @@ def _holiday_dates(start: dt.date, end: dt.date) -> set[dt.date]:
 def generate_client(
     client: DemoClient, end_date: dt.date = DEMO_END_DATE, history_days: int = 730, horizon: int = 28
 ) -> dict[str, pl.DataFrame]:
-    """Frames for one client's landing files: sales, products, promotions, stock_levels."""
+    """Frames for one client's landing files: sales, products, promotions, stock_levels, events."""
     rng = np.random.default_rng(client.seed)
     start = end_date - dt.timedelta(days=history_days - 1)
     dates = np.array([start + dt.timedelta(days=i) for i in range(history_days)])
@@ -59,6 +59,11 @@ def generate_client(
     doy = np.array([d.timetuple().tm_yday for d in dates])
     holidays = _holiday_dates(start, end_date + dt.timedelta(days=horizon))
     near_holiday = np.array([any(d + dt.timedelta(days=k) in holidays for k in range(0, 3)) for d in dates])
+    # Client events (CSV clients only): a benefits-payment day on the 1st and 3rd of the month.
+    has_events = client.sales_format == "csv"
+    event_dates = [start + dt.timedelta(days=i) for i in range(history_days + horizon)]
+    benefits = np.array([1.0 if d.day in (1, 3) else 0.0 for d in event_dates])
+    lift = 1 + 0.3 * benefits[:history_days] if has_events else np.ones(history_days)
 
     products, sales, promos, stock = [], [], [], []
     for i in range(client.n_items):
@@ -124,6 +129,7 @@ def generate_client(
             * (1 + 0.2 * np.sin(2 * np.pi * doy / 365.25 + rng.uniform(0, 2 * np.pi)))
             * (effective_price / list_price) ** -1.5
             * (1 + 0.8 * near_holiday)
+            * lift
         )
         units = rng.poisson(np.clip(mean, 0, None)).astype(float)
         if slow_mover:
@@ -152,7 +158,9 @@ def generate_client(
                 else:
                     row["revenue"] = round(float(effective_price[d] * units[d]), 2)
                 sales.append(row)
+    events = pl.DataFrame({"date": event_dates, "benefits_day": benefits.astype(int)}) if has_events else None
     return {
+        "events": events,
         "products": pl.DataFrame(products),
         "sales": pl.DataFrame(sales),
         "promotions": pl.DataFrame(promos),
@@ -193,5 +201,7 @@ def write_demo_landing(
         frames["products"].write_csv(folder / "products.csv")
         frames["promotions"].write_csv(folder / "promotions.csv")
         frames["stock_levels"].write_csv(folder / "stock_levels.csv")
+        if frames["events"] is not None:
+            frames["events"].write_csv(folder / "events.csv")
         written.append(client.client_id)
     return written

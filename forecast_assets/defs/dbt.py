@@ -47,8 +47,21 @@ class ForecastDbtTranslator(DagsterDbtTranslator):
         return "serving" if "serving" in tags else "modelling"
 
 
-if not dbt_project.manifest_path.exists():
-    # A fresh clone has no manifest; parse once so definitions load anywhere (CI, tests, dev).
+def _manifest_is_stale() -> bool:
+    """No manifest yet, or a model, macro, test, seed or project file changed after it was written
+    (a stale manifest would build yesterday's model list and miss new marts and their tests)."""
+    if not dbt_project.manifest_path.exists():
+        return True
+    written = dbt_project.manifest_path.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds"):
+        sources += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > written for p in sources if p.exists())
+
+
+if _manifest_is_stale():
+    # A fresh clone has no manifest, an edited project an old one; parse so definitions load
+    # anywhere (CI, tests, dev) with the current models.
     DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(
         ["parse", "--quiet"], target_path=dbt_project.target_path
     ).wait()
@@ -99,5 +112,6 @@ def dbt_modelling(
 def dbt_serving(
     context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastParams, warehouse: Warehouse
 ):
-    """Consumer marts: fct_demand_forecast, fct_forecast_accuracy, fct_inventory_recommendations."""
+    """Consumer marts (the contract in CHANGELOG.md): fct_demand_forecast, fct_forecast_accuracy,
+    fct_inventory_recommendations, dim_item."""
     yield from _build(context, dbt, params, warehouse.url)

@@ -6,6 +6,9 @@ client and ``as_of``; history of other origins accumulates.
 """
 
 import hashlib
+import tempfile
+import time
+from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -15,14 +18,24 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
 from forecast_assets.clients import clients_partitions, validate_client_key
 from forecast_assets.core.baselines import forecast_baselines
-from forecast_assets.core.chronos_model import ModelUnavailable, build_frames, model_name, predict
+from forecast_assets.core.chronos_model import ModelUnavailable, model_name, supports_covariates
+from forecast_assets.core.chronos_stream import forecast_rows, stream_forecasts
 from forecast_assets.core.forecast_frame import forecast_problems, to_forecast_table
-from forecast_assets.defs.inputs import ForecastRunConfig, load_calendar, load_demand, resolve_as_of
+from forecast_assets.defs.inputs import (
+    ForecastRunConfig,
+    client_items,
+    last_date,
+    load_calendar,
+    load_demand,
+    load_events,
+    resolve_as_of,
+)
 from forecast_assets.resources.chronos import ChronosModel
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.tracking import MlflowTracking
@@ -36,18 +49,6 @@ def fingerprint(frame: pd.DataFrame) -> str:
     """A short content hash of the input data, logged with the run for traceability."""
     hashed = pd.util.hash_pandas_object(frame.sort_values(["item_id", "date"]), index=False)
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
-
-
-def _rows(
-    frame: pd.DataFrame, as_of: pd.Timestamp, kind: str, cutoff: pd.Timestamp, model_id: str
-) -> pd.DataFrame:
-    out = frame.copy()
-    out.insert(0, "as_of", as_of.date())
-    out.insert(1, "kind", kind)
-    out.insert(2, "cutoff", cutoff.date())
-    out["model_id"] = model_id
-    out["date"] = out["date"].dt.date
-    return out
 
 
 def _sanity_check(name: str, asset: str, future: pd.DataFrame, items: set[str], params: ForecastParams):
@@ -72,7 +73,7 @@ def _sanity_check(name: str, asset: str, future: pd.DataFrame, items: set[str], 
 @asset(
     partitions_def=clients_partitions,
     group_name="forecasting",
-    deps=MODELLED,
+    deps=[*MODELLED, AssetKey("raw_events")],
     pool="gpu",
     op_tags=GPU_OP_TAGS,
     kinds={"pytorch", "duckdb"},
@@ -85,7 +86,7 @@ def _sanity_check(name: str, asset: str, future: pd.DataFrame, items: set[str], 
         AssetCheckSpec(
             "chronos_forecast_sane",
             asset="chronos_forecast",
-            description="No NaN, non-negative, ordered quantiles, full horizon for every item.",
+            description="No NaN, non-negative, ordered quantiles, full horizon for every forecast item.",
         ),
     ],
 )
@@ -97,12 +98,17 @@ def chronos_forecast(
     mlflow_tracking: MlflowTracking,
     params: ForecastParams,
 ):
-    """Chronos-2 probabilistic forecasts (table ``ml.chronos_forecast``), with covariates."""
+    """Chronos-2 probabilistic forecasts with covariates (table ``ml.chronos_forecast``).
+
+    Items stream through in slices (``CHRONOS_CHUNK_ITEMS``): each slice is read, checked,
+    forecast from ``as_of`` and from every backtest cutoff, and spooled to Parquet, so memory
+    stays flat as a client grows. The spooled rows replace the client's rows for ``as_of`` in
+    one transaction at the end: a failed run leaves the previous forecast in place. Items too
+    short or with no observed demand go to the baselines, their reason in ``ml.forecast_exclusions``.
+    """
     client_id = validate_client_key(context.partition_key)
-    demand = load_demand(warehouse, client_id)
-    calendar = load_calendar(warehouse, client_id)
-    as_of = resolve_as_of(config, demand)
-    cutoff = as_of - pd.Timedelta(days=params.horizon)
+    as_of = resolve_as_of(config, last_date(warehouse, client_id))
+    origins = [("forecast", as_of)] + [("backtest", c) for c in backtest_cutoffs(as_of, params)]
     try:
         pipeline = chronos.pipeline()
     except ModelUnavailable as exc:
@@ -141,74 +147,118 @@ def chronos_forecast(
         )
         return
 
-    name = model_name(chronos.model_id)
-    kwargs = dict(
-        horizon=params.horizon,
-        quantiles=params.quantile_levels,
-        batch_size=chronos.batch_size,
-        context_length=chronos.context_length,
-        model=name,
-    )
-    future = predict(pipeline, build_frames(demand, calendar, as_of, params.horizon), as_of, **kwargs)
-    backtest_items = demand.loc[demand["date"] <= cutoff, "item_id"].unique()
-    backtest_demand = demand[demand["item_id"].isin(backtest_items)]
-    backtest = predict(
-        pipeline, build_frames(backtest_demand, calendar, cutoff, params.horizon), cutoff, **kwargs
-    )
+    if not supports_covariates(pipeline):
+        context.log.info(f"{chronos.model_id} is univariate: the covariates are not passed to it.")
+    items = client_items(warehouse, client_id, as_of)
+    horizon_end = as_of + pd.Timedelta(days=params.horizon)
 
-    with mlflow_tracking.run(
-        client_id,
-        f"chronos_forecast {as_of.date()}",
-        {"asset": "chronos_forecast", "client_id": client_id, "dagster_run_id": context.run_id},
-    ) as run:
+    def read_chunk(chunk: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return (
+            load_demand(warehouse, client_id, until=as_of, items=chunk),
+            load_calendar(warehouse, client_id, until=horizon_end, items=chunk),
+        )
+
+    started = time.perf_counter()
+    with (
+        mlflow_tracking.run(
+            client_id,
+            f"chronos_forecast {as_of.date()}",
+            {"asset": "chronos_forecast", "client_id": client_id, "dagster_run_id": context.run_id},
+        ) as run,
+        tempfile.TemporaryDirectory(prefix="chronos-spool-") as spool,
+    ):
         import mlflow
 
+        stream = stream_forecasts(
+            pipeline,
+            read_chunk,
+            items,
+            origins,
+            Path(spool),
+            client_id=client_id,
+            as_of=as_of,
+            horizon=params.horizon,
+            quantiles=params.quantile_levels,
+            model_id=chronos.model_id,
+            chunk_items=chronos.chunk_items,
+            batch_size=chronos.batch_size,
+            context_length=chronos.context_length,
+            cross_learning=chronos.cross_learning,
+            min_history=params.min_history_days,
+            events=load_events(warehouse, client_id),
+            run_id=run.info.run_id,
+            log=context.log.info,
+        )
         mlflow.log_params(
             {
                 "model_id": chronos.model_id,
+                "model": model_name(pipeline),
                 "dtype": chronos.dtype,
                 "device": chronos.device,
+                "cross_learning": chronos.cross_learning,
                 "horizon": params.horizon,
                 "quantiles": ",".join(map(str, params.quantile_levels)),
                 "context_length": chronos.context_length,
                 "as_of": str(as_of.date()),
-                "items": demand["item_id"].nunique(),
-                "input_fingerprint": fingerprint(demand),
+                "backtest_cutoffs": ",".join(str(c.date()) for _, c in origins[1:]),
+                "items": len(items),
+                "items_excluded": len(stream.excluded_items),
+                "covariates": ",".join(stream.covariates) if supports_covariates(pipeline) else "",
+                "input_fingerprint": stream.fingerprint,
             }
         )
-        rows = pd.concat(
+        mlflow.log_artifacts(spool, "chronos_forecast")
+        written = warehouse.replace_client_rows(
+            client_id,
             [
-                _rows(future, as_of, "forecast", as_of, chronos.model_id),
-                _rows(backtest, as_of, "backtest", cutoff, chronos.model_id),
+                TableWrite(
+                    "ml.chronos_forecast",
+                    None if stream.files else to_forecast_table(None, params.quantile_levels),
+                    {"as_of": as_of.date()},
+                    files=stream.files,
+                ),
+                TableWrite("ml.forecast_exclusions", stream.exclusion_table(), {"as_of": as_of.date()}),
             ],
-            ignore_index=True,
         )
-        rows["mlflow_run_id"] = run.info.run_id
-        mlflow_tracking.log_frame(rows, "chronos_forecast")
-    warehouse.replace_client_rows(
-        client_id,
-        [
-            TableWrite(
-                "ml.chronos_forecast",
-                to_forecast_table(rows, params.quantile_levels),
-                {"as_of": as_of.date()},
-            )
-        ],
-    )
+    seconds = time.perf_counter() - started
+    excluded = stream.excluded_items
     yield MaterializeResult(
         metadata={
             "model_status": "ok",
             "model_id": chronos.model_id,
             "as_of": str(as_of.date()),
-            "items": int(future["item_id"].nunique()),
-            "rows": len(rows),
+            "items": len(items),
+            "items_excluded": len(excluded),
+            "exclusions": MetadataValue.md(
+                "\n".join(f"- {i}: {r}" for i, r in sorted(excluded.items())[:20]) or "none"
+            ),
+            "chunks": stream.chunks,
+            "rows": written["ml.chronos_forecast"],
+            "series_per_second": round(stream.series / seconds, 2) if seconds else 0.0,
+            "model_share_of_time": round(stream.model_seconds / seconds, 3) if seconds else 0.0,
             "mlflow_run_id": run.info.run_id,
         }
     )
     yield AssetCheckResult(
         check_name="chronos_model_available", passed=True, metadata={"model_id": chronos.model_id}
     )
-    yield _sanity_check("chronos_forecast_sane", "chronos_forecast", future, set(demand["item_id"]), params)
+    problems = list(stream.problems)
+    uncovered = set(items) - stream.covered - set(excluded)
+    if uncovered:
+        problems.append(f"{len(uncovered)} items have no forecast, e.g. {sorted(uncovered)[:3]}")
+    yield AssetCheckResult(
+        check_name="chronos_forecast_sane",
+        passed=not problems,
+        metadata={"problems": "; ".join(problems) or "none", "items_forecast": len(stream.covered)},
+    )
+
+
+def backtest_cutoffs(as_of: pd.Timestamp, params: ForecastParams) -> list[pd.Timestamp]:
+    """Rolling origins: the latest window ends at ``as_of``, earlier ones step back."""
+    return [
+        as_of - pd.Timedelta(days=params.horizon + k * params.backtest_step_days)
+        for k in range(params.backtest_windows)
+    ]
 
 
 @asset(
@@ -231,19 +281,15 @@ def baseline_forecast(
     mlflow_tracking: MlflowTracking,
     params: ForecastParams,
 ):
-    """statsforecast baselines (table ``ml.baseline_forecast``): seasonal naive, AutoETS, 7-day MA."""
+    """statsforecast baselines (table ``ml.baseline_forecast``), from ``as_of`` and every backtest cutoff.
+
+    Seasonal naive, AutoETS, AutoTheta and a 7-day moving average for every item with enough
+    history, Croston SBA for intermittent and lumpy items, a historic average for short ones.
+    """
     client_id = validate_client_key(context.partition_key)
-    demand = load_demand(warehouse, client_id)
-    as_of = resolve_as_of(config, demand)
-    cutoff = as_of - pd.Timedelta(days=params.horizon)
-    future = forecast_baselines(
-        demand, as_of, params.horizon, params.quantile_levels, params.min_history_days
-    )
-    backtest = forecast_baselines(
-        demand, cutoff, params.horizon, params.quantile_levels, params.min_history_days
-    )
-    for item, reason in future.skipped.items():
-        context.log.info(f"item {item}: {reason}")
+    as_of = resolve_as_of(config, last_date(warehouse, client_id))
+    demand = load_demand(warehouse, client_id, until=as_of)
+    origins = [("forecast", as_of)] + [("backtest", c) for c in backtest_cutoffs(as_of, params)]
     with mlflow_tracking.run(
         client_id,
         f"baseline_forecast {as_of.date()}",
@@ -251,25 +297,38 @@ def baseline_forecast(
     ) as run:
         import mlflow
 
+        parts, future = [], None
+        for kind, cutoff in origins:
+            result = forecast_baselines(
+                demand,
+                cutoff,
+                params.horizon,
+                params.quantile_levels,
+                params.min_history_days,
+                n_jobs=params.baseline_n_jobs,
+            )
+            if kind == "forecast":
+                future = result
+            if result.forecasts.empty:
+                continue
+            rows = forecast_rows(result.forecasts, as_of, kind, cutoff, "statsforecast", run.info.run_id)
+            rows["model_id"] = "statsforecast/" + rows["model"]
+            parts.append(rows)
+        rows = pd.concat(parts, ignore_index=True)
+        models = sorted(future.forecasts["model"].unique())
         mlflow.log_params(
             {
-                "models": ",".join(sorted(future.forecasts["model"].unique())),
+                "models": ",".join(models),
                 "horizon": params.horizon,
                 "as_of": str(as_of.date()),
+                "backtest_cutoffs": ",".join(str(c.date()) for _, c in origins[1:]),
                 "items": demand["item_id"].nunique(),
                 "input_fingerprint": fingerprint(demand),
             }
         )
-        rows = pd.concat(
-            [
-                _rows(future.forecasts, as_of, "forecast", as_of, "statsforecast"),
-                _rows(backtest.forecasts, as_of, "backtest", cutoff, "statsforecast"),
-            ],
-            ignore_index=True,
-        )
-        rows["model_id"] = "statsforecast/" + rows["model"]
-        rows["mlflow_run_id"] = run.info.run_id
         mlflow_tracking.log_frame(rows, "baseline_forecast")
+    for item, reason in future.skipped.items():
+        context.log.info(f"item {item}: {reason}")
     warehouse.replace_client_rows(
         client_id,
         [
@@ -284,7 +343,8 @@ def baseline_forecast(
         metadata={
             "as_of": str(as_of.date()),
             "rows": len(rows),
-            "models": ", ".join(sorted(future.forecasts["model"].unique())),
+            "models": ", ".join(models),
+            "demand_classes": MetadataValue.json(future.demand_classes),
             "items_short_history": len(future.skipped),
             "mlflow_run_id": run.info.run_id,
         }

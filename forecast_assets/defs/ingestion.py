@@ -15,11 +15,17 @@ from dagster import (
 )
 
 from forecast_assets.clients import clients_partitions, validate_client_key
-from forecast_assets.core.landing import FILE_KINDS, describe_rejects, ingest_client
+from forecast_assets.core.landing import ALL_KINDS, EVENTS, describe_rejects, ingest_client
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
-RAW_KEYS = {kind.name: f"raw_{kind.name}" for kind in FILE_KINDS}
+RAW_KEYS = {kind: f"raw_{kind}" for kind in ALL_KINDS}
+DESCRIPTIONS = {
+    kind: f"Validated {kind} rows of a client's landing files (table raw.{kind})." for kind in ALL_KINDS
+} | {
+    EVENTS: "Client events (optional events files), long: one row per date, event and value "
+    "(table raw.events). Each event becomes a known-future covariate of the client's items."
+}
 
 
 @multi_asset(
@@ -27,7 +33,7 @@ RAW_KEYS = {kind.name: f"raw_{kind.name}" for kind in FILE_KINDS}
         AssetSpec(
             key,
             group_name="ingestion",
-            description=f"Validated {kind} rows of a client's landing files (table raw.{kind}).",
+            description=DESCRIPTIONS[kind],
             kinds={"duckdb", "polars"},
         )
         for kind, key in RAW_KEYS.items()
@@ -40,7 +46,8 @@ RAW_KEYS = {kind.name: f"raw_{kind.name}" for kind in FILE_KINDS}
 def raw_landing(context: AssetExecutionContext, warehouse: Warehouse, params: ForecastParams):
     """Read every landing file of the client, validate, and replace its raw and reject rows.
 
-    All five tables are written in one transaction: either the whole delivery lands or none of it.
+    Every raw table and the rejects are written in one transaction: either the whole delivery
+    lands or none of it.
     """
     client_id = validate_client_key(context.partition_key)
     result = ingest_client(Path(params.landing_dir), client_id, today=dt.date.today())

@@ -1,45 +1,104 @@
 """Reading one client's modelled inputs, and the forecast origin shared by the downstream assets."""
 
+from collections.abc import Sequence
+
 import pandas as pd
+import polars as pl
 from dagster import Config
 
+from forecast_assets.core.landing import events_wide
 from forecast_assets.resources.warehouse import Warehouse
 
 DEMAND_TABLE = "analytics.ts_demand_daily"
 CALENDAR_TABLE = "analytics.covariate_calendar"
+EVENTS_TABLE = "raw.events"
 
 
 class ForecastRunConfig(Config):
     """Run config of the forecasting, evaluation and inventory assets.
 
     ``as_of`` is the forecast origin (the last date of data used), YYYY-MM-DD. Left empty it is
-    the client's last day of data; set it to an earlier date for a retrospective run.
+    the client's last day of data; set it to an earlier date for a retrospective run: nothing
+    dated after it is read for the target or the past covariates.
     """
 
     as_of: str | None = None
 
 
-def load_demand(warehouse: Warehouse, client_id: str) -> pd.DataFrame:
-    frame = warehouse.read_client(DEMAND_TABLE, client_id).to_pandas()
-    if frame.empty:
+def _dated(frame: pl.DataFrame) -> pd.DataFrame:
+    out = frame.to_pandas()
+    out["date"] = pd.to_datetime(out["date"])
+    return out.sort_values(["item_id", "date"]).reset_index(drop=True)
+
+
+def load_demand(
+    warehouse: Warehouse,
+    client_id: str,
+    until: pd.Timestamp | None = None,
+    items: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Daily demand of a client (optionally only some items, only up to ``until``)."""
+    day = until.date() if until is not None else None
+    if items is not None:
+        frame = warehouse.read_client_items(DEMAND_TABLE, client_id, items, day)
+    elif day is not None:
+        frame = warehouse.read_client(DEMAND_TABLE, client_id, "date <= ?", [day])
+    else:
+        frame = warehouse.read_client(DEMAND_TABLE, client_id)
+    if frame.is_empty():
         raise ValueError(
             f"client '{client_id}' has no rows in {DEMAND_TABLE}: did ingestion accept any sales?"
         )
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame.sort_values(["item_id", "date"]).reset_index(drop=True)
+    return _dated(frame)
 
 
-def load_calendar(warehouse: Warehouse, client_id: str) -> pd.DataFrame:
-    frame = warehouse.read_client(CALENDAR_TABLE, client_id).to_pandas()
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
+def load_calendar(
+    warehouse: Warehouse,
+    client_id: str,
+    until: pd.Timestamp | None = None,
+    items: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Known-future covariates per item and day (optionally some items, only up to ``until``)."""
+    day = until.date() if until is not None else None
+    if items is not None:
+        return _dated(warehouse.read_client_items(CALENDAR_TABLE, client_id, items, day))
+    if day is not None:
+        return _dated(warehouse.read_client(CALENDAR_TABLE, client_id, "date <= ?", [day]))
+    return _dated(warehouse.read_client(CALENDAR_TABLE, client_id))
 
 
-def resolve_as_of(config: ForecastRunConfig, demand: pd.DataFrame) -> pd.Timestamp:
+def load_events(warehouse: Warehouse, client_id: str) -> pd.DataFrame | None:
+    """The client's events as ``event_<name>`` columns per date, or None when it sent none."""
+    if not warehouse.table_exists(EVENTS_TABLE):
+        return None
+    return events_wide(warehouse.read_client(EVENTS_TABLE, client_id))
+
+
+def client_items(warehouse: Warehouse, client_id: str, until: pd.Timestamp) -> list[str]:
+    """Items with any demand row up to ``until``, in a stable order."""
+    frame = warehouse.query(
+        f"select distinct item_id from {DEMAND_TABLE} where client_id = ? and date <= ? order by item_id",
+        [client_id, until.date()],
+    )
+    return frame["item_id"].to_list()
+
+
+def last_date(warehouse: Warehouse, client_id: str) -> pd.Timestamp:
+    """The client's last day of demand data (the default forecast origin)."""
+    found = warehouse.query(f"select max(date) as last from {DEMAND_TABLE} where client_id = ?", [client_id])
+    value = found["last"][0] if found.height else None
+    if value is None:
+        raise ValueError(
+            f"client '{client_id}' has no rows in {DEMAND_TABLE}: did ingestion accept any sales?"
+        )
+    return pd.Timestamp(value)
+
+
+def resolve_as_of(config: ForecastRunConfig, last: pd.Timestamp | pd.DataFrame) -> pd.Timestamp:
     """The forecast origin: the configured date, else the last date with data."""
-    last = demand["date"].max()
+    last = pd.Timestamp(last["date"].max()) if isinstance(last, pd.DataFrame) else pd.Timestamp(last)
     if not config.as_of:
-        return pd.Timestamp(last)
+        return last
     as_of = pd.Timestamp(config.as_of)
     if as_of > last:
         raise ValueError(f"as_of {as_of.date()} is after the last date with data ({last.date()})")

@@ -1,14 +1,38 @@
-"""Inventory metrics from the champion forecast, stock levels and lead times."""
+"""Inventory metrics from the champion forecast, stock levels and lead times, with item classes."""
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from forecast_assets.clients import clients_partitions, validate_client_key
-from forecast_assets.core.inventory import inventory_recommendations, to_inventory_table
+from forecast_assets.core.inventory import demand_profile, inventory_recommendations, to_inventory_table
 from forecast_assets.defs.evaluation import load_champions, load_forecasts
 from forecast_assets.defs.inputs import ForecastRunConfig, load_demand, resolve_as_of
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
+
+INVENTORY_TABLE = "ml.inventory_metrics"
+_DUCKDB_TYPES = ((pl.Utf8, "varchar"), (pl.Float64, "double"), (pl.Date, "date"))
+
+
+def _add_missing_columns(warehouse: Warehouse, table: str, frame: pl.DataFrame) -> None:
+    """Add (nullable) the columns this version writes that an older ``table`` lacks, so a
+    warehouse built before the table was extended keeps working; nothing is dropped or retyped."""
+    if not warehouse.table_exists(table):
+        return
+    schema, name = table.split(".")
+    with warehouse.connect() as con:
+        have = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [schema, name],
+            ).fetchall()
+        }
+        for column, dtype in frame.schema.items():
+            sql_type = next((t for pl_type, t in _DUCKDB_TYPES if dtype == pl_type), None)
+            if column not in have and sql_type is not None:
+                con.execute(f'alter table {table} add column "{column}" {sql_type}')
 
 
 @asset(
@@ -20,7 +44,10 @@ from forecast_assets.resources.warehouse import TableWrite, Warehouse
 def inventory_metrics(
     context: AssetExecutionContext, config: ForecastRunConfig, warehouse: Warehouse, params: ForecastParams
 ) -> MaterializeResult:
-    """Safety stock, reorder point, days of inventory and order quantity per item (ml.inventory_metrics)."""
+    """Safety stock, reorder point, days of inventory, order quantity, stock-out risk, ABC/XYZ and
+    demand class per item (``ml.inventory_metrics``). The spread behind the safety stock is the
+    champion's backtest error (``sigma``) or its forecast quantiles (``quantile``), chosen by
+    ``params.safety_stock_method``; both are written."""
     client_id = validate_client_key(context.partition_key)
     demand = load_demand(warehouse, client_id)
     as_of = resolve_as_of(config, demand)
@@ -44,13 +71,22 @@ def inventory_metrics(
         "and t.date <= ?)",
         [client_id, as_of.date()],
     ).to_pandas()
+    profile = demand_profile(demand, list(products["item_id"]), as_of, params.abc_cutoffs, params.xyz_cutoffs)
     recs = inventory_recommendations(
-        future, sigma, champions, products, stock, params.service_level, params.review_period_days
+        future,
+        sigma,
+        champions,
+        products,
+        stock,
+        params.service_level,
+        params.review_period_days,
+        method=params.safety_stock_method,
+        quantile_levels=params.quantile_levels,
+        profile=profile,
     )
     table = to_inventory_table(recs).with_columns(pl.lit(as_of.date()).alias("as_of"))
-    warehouse.replace_client_rows(
-        client_id, [TableWrite("ml.inventory_metrics", table, {"as_of": as_of.date()})]
-    )
+    _add_missing_columns(warehouse, INVENTORY_TABLE, table)
+    warehouse.replace_client_rows(client_id, [TableWrite(INVENTORY_TABLE, table, {"as_of": as_of.date()})])
     incomplete = recs[recs["status"] != "ok"]
     return MaterializeResult(
         metadata={
@@ -58,6 +94,12 @@ def inventory_metrics(
             "items": len(recs),
             "items_to_order": int((recs["suggested_order_qty"].fillna(0) > 0).sum()),
             "incomplete": len(incomplete),
+            "safety_stock_method": params.safety_stock_method,
+            "quantile_method_approximation": "per-day normal fitted to the quantiles above the median; "
+            "days independent (variances add over the lead time)",
+            "abc_classes": MetadataValue.json(recs["abc_class"].value_counts().to_dict()),
+            "xyz_classes": MetadataValue.json(recs["xyz_class"].value_counts().to_dict()),
+            "demand_classes": MetadataValue.json(recs["demand_class"].value_counts().to_dict()),
             "incomplete_reasons": MetadataValue.md(
                 "\n".join(f"- {r.item_id}: {r.missing}" for r in incomplete.itertuples()) or "none"
             ),

@@ -22,6 +22,8 @@ class ChronosModel(ConfigurableResource):
     batch_size: int = 256
     context_length: int = 512
     required: bool = False
+    cross_learning: bool = False
+    chunk_items: int = 1024
 
     def pipeline(self):
         """The loaded pipeline; raises ``ModelUnavailable`` with the cause and remedy."""

@@ -13,7 +13,13 @@ class ForecastParams(ConfigurableResource):
     quantiles: list[float] = list(DEFAULT_QUANTILES)  # noqa: RUF012 (pydantic copies defaults)
     service_level: float = 0.95
     review_period_days: int = 7
+    safety_stock_method: str = "sigma"  # "sigma" (backtest errors) or "quantile" (forecast quantiles)
+    abc_cutoffs: list[float] = [0.8, 0.95]  # noqa: RUF012 (cumulative revenue shares: A, B)
+    xyz_cutoffs: list[float] = [0.5, 1.0]  # noqa: RUF012 (weekly demand CV: X, Y)
     min_history_days: int = 14
+    baseline_n_jobs: int = 1
+    backtest_windows: int = 3
+    backtest_step_days: int = 7
     holiday_country: str = "US"
 
     @property

@@ -32,11 +32,26 @@ def _check_table(name: str) -> str:
 
 @dataclass
 class TableWrite:
-    """Rows to put in ``table`` for one client, replacing rows that match ``client_id`` and ``scope``."""
+    """Rows to put in ``table`` for one client, replacing rows that match ``client_id`` and ``scope``.
+
+    The rows are a ``frame``, or Parquet ``files`` spooled while a long computation streamed its
+    output (they are read by the database at commit time, never all at once by Python).
+    """
 
     table: str
-    frame: pl.DataFrame | pd.DataFrame
+    frame: pl.DataFrame | pd.DataFrame | None = None
     scope: dict[str, object] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def _client_frame(write: TableWrite, client_id: str) -> pl.DataFrame:
+    """The write's frame with ``client_id`` first; rows of another client are refused."""
+    frame = write.frame if isinstance(write.frame, pl.DataFrame) else pl.from_pandas(write.frame)
+    if "client_id" in frame.columns and frame.filter(pl.col("client_id") != client_id).height:
+        raise ValueError(f"refusing to write another client's rows into {write.table}")
+    return frame.with_columns(pl.lit(client_id).alias("client_id")).select(
+        "client_id", pl.exclude("client_id")
+    )
 
 
 class Warehouse(ConfigurableResource):
@@ -83,6 +98,19 @@ class Warehouse(ConfigurableResource):
             sql += f" and ({where})"
         return self.query(sql, [client_id, *params])
 
+    def read_client_items(
+        self, table: str, client_id: str, items: Sequence[str], until: object | None = None
+    ) -> pl.DataFrame:
+        """Rows of some items of one client, optionally only dates up to ``until`` (inclusive).
+
+        Reading by slices of items keeps memory bounded by the slice, whatever the client's size.
+        """
+        where, params = "item_id in (select unnest(?::varchar[]))", [list(items)]
+        if until is not None:
+            where += " and date <= ?"
+            params.append(until)
+        return self.read_client(table, client_id, where, params)
+
     def replace_client_rows(self, client_id: str, writes: Sequence[TableWrite]) -> dict[str, int]:
         """Replace one client's rows in several tables, all in one transaction."""
         validate_client_key(client_id)
@@ -92,26 +120,28 @@ class Warehouse(ConfigurableResource):
             try:
                 for write in writes:
                     table = _check_table(write.table)
-                    frame = (
-                        write.frame if isinstance(write.frame, pl.DataFrame) else pl.from_pandas(write.frame)
+                    con.execute(f"create schema if not exists {table.split('.')[0]}")
+                    if write.files:
+                        # Spooled rows carry no client_id: this client's key is the only one added.
+                        source = "(select ?::varchar as client_id, * from read_parquet(?))"
+                        params: list[object] = [client_id, [str(f) for f in write.files]]
+                    else:
+                        con.register("incoming", _client_frame(write, client_id).to_arrow())
+                        source, params = "incoming", []
+                    con.execute(
+                        f"create table if not exists {table} as select * from {source} limit 0", params
                     )
-                    if "client_id" in frame.columns and frame.filter(pl.col("client_id") != client_id).height:
-                        raise ValueError(f"refusing to write another client's rows into {table}")
-                    frame = frame.with_columns(pl.lit(client_id).alias("client_id")).select(
-                        "client_id", pl.exclude("client_id")
-                    )
-                    schema = table.split(".")[0]
-                    con.execute(f"create schema if not exists {schema}")
-                    con.register("incoming", frame.to_arrow())
-                    con.execute(f"create table if not exists {table} as select * from incoming limit 0")
                     conditions = ["client_id = ?", *[f"{_check_table(k)} = ?" for k in write.scope]]
                     con.execute(
                         f"delete from {table} where {' and '.join(conditions)}",
                         [client_id, *write.scope.values()],
                     )
-                    con.execute(f"insert into {table} by name select * from incoming")
-                    con.unregister("incoming")
-                    written[table] = frame.height
+                    count = con.execute(
+                        f"insert into {table} by name select * from {source}", params
+                    ).fetchone()
+                    written[table] = int(count[0]) if count else 0
+                    if not write.files:
+                        con.unregister("incoming")
                 con.execute("commit")
             except Exception:
                 con.execute("rollback")

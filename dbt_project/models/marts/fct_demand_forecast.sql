@@ -1,5 +1,6 @@
 -- The forecast consumers act on: for each client, item and future day, the champion model's
 -- forecast from the latest forecast origin (as_of), with its quantiles and MLflow run id.
+-- Columns are cast to the consumer contract's types (_marts.yml, CHANGELOG.md).
 with all_forecasts as (
     select * from {{ source('ml', 'chronos_forecast') }} where client_id = {{ client_id() }} and kind = 'forecast'
     union all
@@ -15,16 +16,18 @@ champions as (
     where e.client_id = {{ client_id() }} and e.level = 'item' and e.is_champion
 )
 select
-    f.client_id,
-    f.item_id,
-    f.date as forecast_date,
-    f.step as horizon_step,
-    f.as_of,
-    f.model,
-    f.model_id,
-    f.point as forecast_units,
-    f.q10, f.q20, f.q30, f.q40, f.q50, f.q60, f.q70, f.q80, f.q90,
-    f.mlflow_run_id
+    cast(f.client_id as varchar) as client_id,
+    cast(f.item_id as varchar) as item_id,
+    cast(f.date as date) as forecast_date,
+    cast(f.step as bigint) as horizon_step,
+    cast(f.as_of as date) as as_of,
+    cast(f.model as varchar) as model,
+    cast(f.model_id as varchar) as model_id,
+    cast(f.point as double precision) as forecast_units,
+    {%- for q in [10, 20, 30, 40, 50, 60, 70, 80, 90] %}
+    cast(f.q{{ q }} as double precision) as q{{ q }},
+    {%- endfor %}
+    cast(f.mlflow_run_id as varchar) as mlflow_run_id
 from all_forecasts f
 join latest l on f.as_of = l.as_of
 join champions c on c.item_id = f.item_id and c.model = f.model

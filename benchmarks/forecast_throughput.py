@@ -1,0 +1,375 @@
+"""Throughput and memory of the Chronos forecast asset against a bare ``predict_df`` call.
+
+Run on purpose (never in the test suite):
+
+    .venv/bin/python benchmarks/forecast_throughput.py                # defaults below
+    .venv/bin/python benchmarks/forecast_throughput.py --items 200 --models tiny --dtypes float32
+
+For each model (``tiny``: the random-weight test model; ``base``: random weights with the
+published amazon/chronos-2 dimensions, so the compute cost is real) and dtype, it generates
+``--items`` daily series with covariates (price and stock-outs past-only; promotions, holidays,
+weekends and planned price known in the future), writes them to a DuckDB warehouse in the
+shape dbt gives them, and times in separate processes:
+
+- ``asset``: ``dagster.materialize`` of the ``chronos_forecast`` asset (forecast plus one
+  backtest origin, read from the warehouse, checked, streamed, spooled, published, MLflow run);
+- ``bare``: ``pipeline.predict_df`` on the same frames (the ones the asset builds) and model,
+  one call per origin over every item, with predict_df's defaults.
+
+Both count the same work: items x origins series. The model is loaded before the clock starts
+in both. It prints series per second, the ratio asset/bare (1.0 = no overhead), peak RSS per
+process, and with ``--rss-items`` the asset's peak RSS at several client sizes (flat when the
+streaming works). It also times the statsforecast baselines on the same items, one and all cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+CLIENT = "bench"
+HORIZON_DEFAULT = 28
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(n_items: int, days: int, horizon: int, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """ts_demand_daily and covariate_calendar rows for ``n_items`` items (vectorised, seeded)."""
+    rng = np.random.default_rng(seed)
+    end = pd.Timestamp("2026-10-31")
+    dates = pd.date_range(end=end, periods=days, freq="D")
+    cal_dates = pd.date_range(dates[0], end + pd.Timedelta(days=horizon), freq="D")
+    n_cal = len(cal_dates)
+    items = np.array([f"SKU-{i:05d}" for i in range(n_items)])
+    level = rng.lognormal(2.0, 0.8, n_items)[:, None]
+    weekly = 1 + 0.3 * np.sin(2 * np.pi * cal_dates.dayofweek.to_numpy() / 7)[None, :]
+    promo = (rng.random((n_items, n_cal)) < 0.05).astype(float)
+    discount = promo * 0.2
+    list_price = rng.uniform(2, 50, n_items)[:, None]
+    planned = list_price * (1 - discount)
+    mean = level * weekly * (1 + 1.5 * discount)
+    units = rng.poisson(mean[:, :days]).astype(float)
+    stockout = (rng.random((n_items, days)) < 0.01).astype(int)
+    is_weekend = np.tile((cal_dates.dayofweek >= 5).astype(int), (n_items, 1))
+    holiday = np.zeros((n_items, n_cal), dtype=int)
+    holiday[:, cal_dates.dayofyear.isin([1, 185, 359])] = 1
+    demand = pl.DataFrame(
+        {
+            "item_id": np.repeat(items, days),
+            "date": pl.Series(np.tile(dates.values, n_items)).cast(pl.Date),
+            "units_sold": units.ravel(),
+            "price": planned[:, :days].ravel(),
+            "promo_flag": promo[:, :days].astype(int).ravel(),
+            "promo_discount": discount[:, :days].ravel(),
+            "is_stockout": stockout.ravel(),
+        }
+    )
+    calendar = pl.DataFrame(
+        {
+            "item_id": np.repeat(items, n_cal),
+            "date": pl.Series(np.tile(cal_dates.values, n_items)).cast(pl.Date),
+            "iso_weekday": np.tile(cal_dates.dayofweek.to_numpy() + 1, n_items),
+            "is_weekend": is_weekend.ravel(),
+            "month": np.tile(cal_dates.month.to_numpy(), n_items),
+            "is_holiday": holiday.ravel(),
+            "holiday_name": None,
+            "days_to_holiday": np.tile((30 - cal_dates.dayofyear.to_numpy() % 30), n_items),
+            "promo_flag": promo.astype(int).ravel(),
+            "promo_discount": discount.ravel(),
+            "planned_price": planned.ravel(),
+            "is_future": np.tile((cal_dates > end).astype(int), n_items),
+        }
+    )
+    return demand, calendar
+
+
+def settings_for(home: Path, model_dir: Path, args: argparse.Namespace):
+    from forecast_assets.settings import Settings
+
+    return Settings(
+        home=home,
+        landing_dir=home / "landing",
+        warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}",
+        mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+        chronos_model_id=str(model_dir),
+        chronos_device="cpu" if args.device == "cpu" else args.device,
+        chronos_dtype=args.dtype,
+        chronos_batch_size=args.batch_size,
+        chronos_context_length=args.context,
+        chronos_chunk_items=args.chunk_items,
+        chronos_required=True,
+        horizon=args.horizon,
+        backtest_windows=1,
+    )
+
+
+def prepare(home: Path, n_items: int, args: argparse.Namespace) -> None:
+    """Write the generated client into the warehouse, as dbt would have."""
+    from forecast_assets.resources.warehouse import TableWrite, Warehouse
+
+    demand, calendar = generate(n_items, args.context + args.horizon + 8, args.horizon)
+    Warehouse(url=f"duckdb:///{home / 'warehouse.duckdb'}").replace_client_rows(
+        CLIENT,
+        [
+            TableWrite("analytics.ts_demand_daily", demand),
+            TableWrite("analytics.covariate_calendar", calendar),
+        ],
+    )
+
+
+def worker(args: argparse.Namespace) -> dict[str, float]:
+    """One measurement in this process; prints a JSON line."""
+    from forecast_assets.resources.chronos import ChronosModel
+
+    home = Path(args.home)
+    settings = settings_for(home, Path(args.model_dir), args)
+    chronos = ChronosModel(
+        model_id=settings.chronos_model_id,
+        device=settings.chronos_device,
+        dtype=settings.chronos_dtype,
+        batch_size=settings.chronos_batch_size,
+        context_length=settings.chronos_context_length,
+        chunk_items=settings.chronos_chunk_items,
+        required=True,
+    )
+    started = time.perf_counter()
+    pipeline = chronos.pipeline()  # loaded once per process, as the resource does
+    load_seconds = time.perf_counter() - started
+    rss_before = peak_rss_mb()
+    if args.mode == "asset":
+        seconds, series = _time_asset(settings)
+    elif args.mode == "bare":
+        seconds, series = _time_bare(settings, pipeline)
+    else:
+        seconds, series = _time_baselines(settings, args.n_jobs)
+    return {
+        "seconds": seconds,
+        "series": series,
+        "load_seconds": load_seconds,
+        "rss_after_load_mb": rss_before,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _origins(settings):
+    from forecast_assets.defs.inputs import last_date
+    from forecast_assets.resources.warehouse import Warehouse
+
+    as_of = last_date(Warehouse(url=settings.warehouse_url), CLIENT)
+    return as_of, [as_of, as_of - pd.Timedelta(days=settings.horizon)]
+
+
+def _time_asset(settings) -> tuple[float, int]:
+    from dagster import DagsterInstance, materialize
+
+    from forecast_assets.clients import clients_partitions
+    from forecast_assets.defs.forecasting import chronos_forecast
+    from forecast_assets.resources.build import build_resources
+
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(clients_partitions.name, [CLIENT])
+    resources = build_resources(settings)
+    started = time.perf_counter()
+    result = materialize([chronos_forecast], partition_key=CLIENT, resources=resources, instance=instance)
+    seconds = time.perf_counter() - started
+    assert result.success
+    meta = result.asset_materializations_for_node("chronos_forecast")[0].metadata
+    items = meta["items"].value - meta["items_excluded"].value
+    return seconds, items * 2
+
+
+def _time_bare(settings, pipeline) -> tuple[float, int]:
+    from forecast_assets.core.chronos_frames import build_frames
+    from forecast_assets.defs.inputs import load_calendar, load_demand
+    from forecast_assets.resources.warehouse import Warehouse
+
+    warehouse = Warehouse(url=settings.warehouse_url)
+    as_of, cutoffs = _origins(settings)
+    demand = load_demand(warehouse, CLIENT, until=as_of)
+    calendar = load_calendar(warehouse, CLIENT, until=as_of + pd.Timedelta(days=settings.horizon))
+    frames = [
+        build_frames(
+            demand,
+            calendar,
+            cutoff,
+            settings.horizon,
+            client_id=CLIENT,
+            context_length=settings.chronos_context_length,
+            min_history=settings.min_history_days,
+        )
+        for cutoff in cutoffs
+    ]
+    started = time.perf_counter()
+    series = 0
+    for f in frames:
+        pipeline.predict_df(
+            f.context,
+            future_df=f.future,
+            id_column="item_id",
+            timestamp_column="date",
+            target="target",
+            prediction_length=settings.horizon,
+            quantile_levels=list(settings.quantiles),
+            batch_size=settings.chronos_batch_size,
+            context_length=settings.chronos_context_length,
+        )
+        series += f.context["item_id"].nunique()
+    return time.perf_counter() - started, series
+
+
+def _time_baselines(settings, n_jobs: int) -> tuple[float, int]:
+    from forecast_assets.core.baselines import forecast_baselines
+    from forecast_assets.defs.inputs import load_demand
+    from forecast_assets.resources.warehouse import Warehouse
+
+    as_of, _ = _origins(settings)
+    demand = load_demand(Warehouse(url=settings.warehouse_url), CLIENT, until=as_of)
+    started = time.perf_counter()
+    result = forecast_baselines(demand, as_of, settings.horizon, settings.quantiles, n_jobs=n_jobs)
+    return time.perf_counter() - started, int(result.forecasts["item_id"].nunique())
+
+
+def measure(mode: str, home: Path, model_dir: Path, args: argparse.Namespace, **extra) -> dict[str, float]:
+    """Run one measurement in a fresh process, so peak RSS is that measurement's own."""
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        mode,
+        "--home",
+        str(home),
+        "--model-dir",
+        str(model_dir),
+        "--dtype",
+        extra.get("dtype", args.dtype),
+        "--device",
+        args.device,
+        "--context",
+        str(args.context),
+        "--horizon",
+        str(args.horizon),
+        "--batch-size",
+        str(args.batch_size),
+        "--chunk-items",
+        str(args.chunk_items),
+        "--n-jobs",
+        str(extra.get("n_jobs", 1)),
+    ]
+    out = subprocess.run(
+        command, capture_output=True, text=True, env=os.environ | {"PYTHONWARNINGS": "ignore"}
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} measurement failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def model_dir_for(size: str, root: Path) -> Path:
+    from forecast_assets.core.tiny_chronos import CHRONOS2_BASE, save_tiny_chronos2
+
+    target = root / f"chronos-2-{size}"
+    if not target.exists():
+        save_tiny_chronos2(target, dims=CHRONOS2_BASE if size == "base" else None)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=1000, help="items for the tiny model (default 1000)")
+    parser.add_argument("--base-items", type=int, default=100, help="items for the base-size model")
+    parser.add_argument("--models", default="tiny,base", help="comma list of tiny, base")
+    parser.add_argument("--dtypes", default="float32,bfloat16")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--context", type=int, default=512)
+    parser.add_argument("--horizon", type=int, default=HORIZON_DEFAULT)
+    parser.add_argument("--batch-size", type=int, default=256, help="predict_df batch size (rows)")
+    parser.add_argument("--chunk-items", type=int, default=1024, help="CHRONOS_CHUNK_ITEMS for the asset")
+    parser.add_argument("--rss-items", default="", help="e.g. 250,500,1000: asset peak RSS per client size")
+    parser.add_argument("--baselines", action="store_true", help="also time the statsforecast baselines")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--home", help=argparse.SUPPRESS)
+    parser.add_argument("--model-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
+    parser.add_argument("--n-jobs", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        args.mode = args.worker
+        print(json.dumps(worker(args)))
+        return
+
+    import torch
+
+    print(
+        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, device {args.device}"
+        + (f" ({torch.cuda.get_device_name(0)})" if args.device == "cuda" else "")
+    )
+    print(f"# context {args.context}, horizon {args.horizon}, batch {args.batch_size}, origins 2\n")
+    print(
+        "| model | dtype | items | asset series/s | bare series/s | ratio asset/bare "
+        "| asset peak RSS MB | bare peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for size in args.models.split(","):
+            n_items = args.items if size == "tiny" else args.base_items
+            home = root / f"{size}-{n_items}"
+            home.mkdir()
+            prepare(home, n_items, args)
+            model_dir = model_dir_for(size, root)
+            for dtype in args.dtypes.split(","):
+                asset = measure("asset", home, model_dir, args, dtype=dtype)
+                bare = measure("bare", home, model_dir, args, dtype=dtype)
+                a, b = asset["series"] / asset["seconds"], bare["series"] / bare["seconds"]
+                print(
+                    f"| {size} | {dtype} | {n_items} | {a:.1f} | {b:.1f} | {a / b:.2f} | "
+                    f"{asset['peak_rss_mb']:.0f} | {bare['peak_rss_mb']:.0f} |",
+                    flush=True,
+                )
+        if args.rss_items:
+            print("\n| items | asset peak RSS MB | RSS after model load MB | growth MB |\n|---|---|---|---|")
+            model_dir = model_dir_for("tiny", root)
+            for n in [int(x) for x in args.rss_items.split(",")]:
+                home = root / f"rss-{n}"
+                home.mkdir()
+                prepare(home, n, args)
+                m = measure("asset", home, model_dir, args, dtype="float32")
+                print(
+                    f"| {n} | {m['peak_rss_mb']:.0f} | {m['rss_after_load_mb']:.0f} | "
+                    f"{m['peak_rss_mb'] - m['rss_after_load_mb']:.0f} |",
+                    flush=True,
+                )
+        if args.baselines:
+            home = root / f"tiny-{args.items}"
+            print("\n| baselines | items | n_jobs | series/s | ratio to n_jobs=1 |\n|---|---|---|---|---|")
+            single = None
+            for n_jobs in (1, os.cpu_count() or 1):
+                m = measure("baselines", home, model_dir_for("tiny", root), args, n_jobs=n_jobs)
+                rate = m["series"] / m["seconds"]
+                single = single or rate
+                print(
+                    f"| statsforecast | {m['series']} | {n_jobs} | {rate:.1f} | {rate / single:.2f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""The consumer marts built by real dbt on a small hand-made warehouse: which rows they pick, their
+contract (names and types), their dbt tests, and `dbt docs generate`.
+
+The ml.* and raw.products tables are written with the same schemas and writer the assets use, for
+two clients and two forecast origins, so the marts' choices can be checked by hand. dbt runs as a
+subprocess with its own target and log paths, leaving dbt_project/target (Dagster's manifest)
+alone.
+"""
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pytest
+
+from forecast_assets.core.forecast_frame import forecast_table_schema
+from forecast_assets.core.inventory import inventory_recommendations, to_inventory_table
+from forecast_assets.core.landing import PRODUCTS
+from forecast_assets.defs.dbt import dbt_executable
+from forecast_assets.defs.evaluation import EVALUATION_SCHEMA
+from forecast_assets.resources.warehouse import TableWrite, Warehouse
+from forecast_assets.settings import DBT_PROJECT_DIR, DEFAULT_QUANTILES, quantile_column
+
+MARTS = ("fct_demand_forecast", "fct_forecast_accuracy", "fct_inventory_recommendations", "dim_item")
+QCOLS = [quantile_column(q) for q in DEFAULT_QUANTILES]
+OLD, NEW = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+CHAMPIONS = {"a": "seasonal_naive", "b": "auto_ets"}  # at NEW; at OLD the other way round
+
+
+def _forecasts(client: str, as_of: dt.date, model: str) -> pl.DataFrame:
+    rows = []
+    for item in ("a", "b"):
+        for kind, origin in (("forecast", as_of), ("backtest", as_of - dt.timedelta(days=3))):
+            for step in (1, 2, 3):
+                level = 10.0 * step + (1 if model == "auto_ets" else 0)
+                rows.append(
+                    {
+                        "as_of": as_of,
+                        "kind": kind,
+                        "cutoff": origin,
+                        "model": model,
+                        "model_id": f"statsforecast/{model}",
+                        "item_id": item,
+                        "date": origin + dt.timedelta(days=step),
+                        "step": step,
+                        "point": level,
+                        **{c: level - 4 + i for i, c in enumerate(QCOLS)},
+                        "mlflow_run_id": f"run-{client}-{as_of}",
+                    }
+                )
+    return pl.DataFrame(rows, schema=forecast_table_schema(DEFAULT_QUANTILES))
+
+
+def _evaluation(as_of: dt.date, champions: dict[str, str]) -> pl.DataFrame:
+    rows = [
+        {
+            "level": "item",
+            "model": model,
+            "item_id": item,
+            "n_obs": 3,
+            "mae": 1.0,
+            "rmse": 1.0,
+            "bias": 0.5,
+            "wape": 0.1,
+            "mase": 0.9,
+            "champion_reason": "lowest holdout MAE" if champions[item] == model else None,
+            "is_champion": champions[item] == model,
+        }
+        for item in ("a", "b")
+        for model in ("auto_ets", "seasonal_naive")
+    ] + [
+        {"level": "client", "model": m, "item_id": None, "n_obs": 6, "mae": 1.0, "rmse": 1.0, "bias": 0.5}
+        | {"wape": 0.1, "mase": 0.9, "champion_reason": None, "is_champion": False}
+        for m in ("auto_ets", "seasonal_naive")
+    ]
+    return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).with_columns(
+        pl.lit(as_of).alias("as_of"), pl.lit(as_of - dt.timedelta(days=3)).alias("cutoff")
+    )
+
+
+def _inventory(as_of: dt.date) -> pl.DataFrame:
+    dates = pd.date_range(as_of + dt.timedelta(days=1), periods=3)
+    forecast = pd.DataFrame({"item_id": "a", "date": dates, "point": [10.0, 20.0, 30.0]})
+    for i, c in enumerate(QCOLS):
+        forecast[c] = forecast["point"] - 4 + i
+    products = pd.DataFrame(
+        {"item_id": ["a", "b"], "lead_time_days": [2.0, None], "lead_time_std_days": [None, None]}
+        | {"moq": [None, None], "pack_size": [None, None]}
+    )
+    stock = pd.DataFrame(
+        {"item_id": ["a"], "date": [pd.Timestamp(as_of)], "on_hand": [5.0], "on_order": [0.0]}
+    )
+    profile = pd.DataFrame(
+        {"item_id": ["a", "b"], "revenue": [90.0, 10.0], "revenue_share": [0.9, 0.1], "abc_class": ["A", "B"]}
+        | {"weekly_demand_cv": [0.3, 1.4], "xyz_class": ["X", "Z"], "adi": [1.0, 3.0]}
+        | {"demand_size_cv2": [0.1, 0.7], "demand_class": ["smooth", "lumpy"]}
+    )
+    champions = pd.DataFrame({"item_id": ["a"], "champion_model": ["seasonal_naive"]})
+    recs = inventory_recommendations(
+        forecast,
+        pd.Series({"a": 2.0}),
+        champions,
+        products,
+        stock,
+        0.95,
+        7,
+        "sigma",
+        DEFAULT_QUANTILES,
+        profile,
+    )
+    return to_inventory_table(recs).with_columns(pl.lit(as_of).alias("as_of"))
+
+
+def _products() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "item_id": ["a", "b"],
+            "name": ["Apples", "Bolts"],
+            "category": ["fruit", "hardware"],
+            "unit_cost": [0.5, 0.1],
+            "price": [1.0, 0.25],
+            "lead_time_days": [2.0, None],
+            "lead_time_std_days": [None, None],
+            "moq": [None, 100.0],
+            "pack_size": [None, 50.0],
+        },
+        schema=PRODUCTS.columns,
+    )
+
+
+def dbt(args: list[str], warehouse: Path, work: Path, client: str) -> subprocess.CompletedProcess:
+    """Run dbt on the project with its own target/log paths and the client var."""
+    env = {**os.environ, "DBT_DUCKDB_PATH": str(warehouse), "DBT_TARGET": "duckdb"}
+    return subprocess.run(
+        [
+            dbt_executable(),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+            "--vars",
+            json.dumps({"client_id": client}),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A warehouse with two clients and two origins; the marts built and tested for shop_x."""
+    work = tmp_path_factory.mktemp("marts")
+    path = work / "warehouse.duckdb"
+    warehouse = Warehouse(url=f"duckdb:///{path}")
+    for client in ("shop_x", "shop_y"):
+        writes = [TableWrite("raw.products", _products())]
+        for as_of, champs in ((OLD, {"a": "auto_ets", "b": "seasonal_naive"}), (NEW, CHAMPIONS)):
+            scope = {"as_of": as_of}
+            writes += [
+                TableWrite(
+                    "ml.baseline_forecast",
+                    pl.concat([_forecasts(client, as_of, m) for m in champs.values()]),
+                    scope,
+                ),
+                TableWrite("ml.forecast_evaluation", _evaluation(as_of, champs), scope),
+                TableWrite("ml.inventory_metrics", _inventory(as_of), scope),
+            ]
+        writes.append(
+            TableWrite("ml.chronos_forecast", pl.DataFrame(schema=forecast_table_schema(DEFAULT_QUANTILES)))
+        )
+        # Scoped writes replace only their as_of, so both origins stay, as they do in production.
+        for w in writes:
+            warehouse.replace_client_rows(client, [w])
+    result = dbt(["build", "--select", "stg_products", "tag:serving"], path, work, "shop_x")
+    return path, work, result
+
+
+def rows(path: Path, query: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def test_marts_build_and_their_dbt_tests_pass(built):
+    _, _, result = built
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "ERROR=0" in result.stdout.replace(" ", "") and "WARN=0" in result.stdout.replace(" ", "")
+
+
+def test_demand_forecast_is_the_latest_champion_forecast_of_the_client(built):
+    path, _, _ = built
+    got = rows(
+        path,
+        "select client_id, item_id, forecast_date, horizon_step, as_of, model, forecast_units, q10, q90, "
+        "mlflow_run_id from analytics.fct_demand_forecast order by item_id, forecast_date",
+    )
+    # Only shop_x (the client built), only the NEW origin's future days, only each item's champion.
+    assert [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in got] == [
+        ("shop_x", item, NEW + dt.timedelta(days=s), s, NEW, CHAMPIONS[item])
+        for item in "ab"
+        for s in (1, 2, 3)
+    ]
+    # a's champion is seasonal_naive (level 10 * step), b's auto_ets (10 * step + 1); q10 = point - 4.
+    assert [r[6] for r in got] == [10.0, 20.0, 30.0, 11.0, 21.0, 31.0]
+    assert [r[7] for r in got] == [6.0, 16.0, 26.0, 7.0, 17.0, 27.0]
+    assert {r[9] for r in got} == {f"run-shop_x-{NEW}"}
+
+
+def test_inventory_and_dim_item_rows(built):
+    path, _, _ = built
+    inv = rows(
+        path,
+        "select item_id, as_of, status, missing, safety_stock_method, lead_time_demand, abc_class, "
+        "demand_class, suggested_order_qty from analytics.fct_inventory_recommendations order by item_id",
+    )
+    assert inv[0][:3] == ("a", NEW, "ok") and inv[0][4:] == ("sigma", 30.0, "A", "smooth", inv[0][8])
+    assert inv[0][8] > 0  # 5 on hand is below the reorder point
+    assert inv[1][:3] == ("b", NEW, "incomplete") and "lead_time_days" in inv[1][3]
+    assert inv[1][6:8] == ("B", "lumpy")
+    dim = rows(
+        path,
+        "select client_id, item_id, item_name, moq, pack_size, abc_class, xyz_class, classified_as_of "
+        "from analytics.dim_item order by item_id",
+    )
+    assert dim == [
+        ("shop_x", "a", "Apples", None, None, "A", "X", NEW),
+        ("shop_x", "b", "Bolts", 100.0, 50.0, "B", "Z", NEW),
+    ]
+    accuracy = rows(path, "select count(*), count(distinct as_of) from analytics.fct_forecast_accuracy")
+    assert accuracy == [(12, 2)]  # both origins: (4 item + 2 client rows) x 2
+
+
+def test_marts_have_the_contracted_types(built):
+    """The types a SQL consumer sees are the ones in the contract (_marts.yml, CHANGELOG.md)."""
+    path, work, _ = built
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    for mart in MARTS:
+        node = manifest["nodes"][f"model.forecast_assets.{mart}"]
+        assert node["config"]["contract"]["enforced"] is True
+        declared = {c: v["data_type"].upper() for c, v in node["columns"].items()}
+        actual = dict(
+            rows(
+                path,
+                "select column_name, data_type from information_schema.columns "
+                f"where table_schema = 'analytics' and table_name = '{mart}' order by ordinal_position",
+            )
+        )
+        assert list(actual) == list(declared), mart
+        assert actual == declared, mart
+        assert all(v["description"] for v in node["columns"].values()), (
+            f"{mart}: a column lacks a description"
+        )
+        assert node["description"]
+
+
+def test_dbt_docs_generate(built):
+    path, work, _ = built
+    result = dbt(["docs", "generate"], path, work, "shop_x")
+    assert result.returncode == 0, result.stdout[-4000:]
+    catalog = json.loads((work / "target" / "catalog.json").read_text())
+    assert not catalog.get("errors")
+    for mart in MARTS:
+        columns = catalog["nodes"][f"model.forecast_assets.{mart}"]["columns"]
+        assert {"client_id", "item_id"} <= set(columns)
+    assert (work / "target" / "index.html").exists()
+
+
+def test_an_item_without_an_inventory_row_fails_the_dbt_tests(built, tmp_path):
+    path, work, _ = built
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(path, broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute("delete from analytics.fct_inventory_recommendations where item_id = 'b'")
+    result = dbt(["test", "--select", "dim_item"], broken, work, "shop_x")
+    assert result.returncode != 0
+    assert "FAIL 1 has_match_dim_item_client_id__item_id__ref_fct_inventory_recommendations_" in result.stdout
