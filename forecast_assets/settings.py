@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -73,6 +74,10 @@ class Settings:
     baseline_n_jobs: int = 1
     backtest_windows: int = 3
     backtest_step_days: int = 7
+    champion_metric: str = "mae"
+    champion_margin: float = 0.05
+    drift_recent_days: int = 28
+    plot_top_items: int = 6
     horizon: int = 28
     quantiles: tuple[float, ...] = field(default=DEFAULT_QUANTILES)
     service_level: float = 0.95
@@ -83,6 +88,15 @@ class Settings:
     min_history_days: int = 14
     holiday_country: str = "US"
     dbt_target: str = "duckdb"
+    # Running itself: the daily schedule, the landing sensor, forecast freshness, failure alerts.
+    schedule_time: str = "05:00"
+    schedule_timezone: str = "UTC"
+    landing_sensor_interval_seconds: int = 30
+    landing_settle_seconds: int = 10
+    forecast_max_age_hours: float = 36.0
+    # The URL is the credential (chat webhooks carry their token in the path): environment only,
+    # kept out of repr() and masked by redacted().
+    failure_webhook_url: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -110,6 +124,10 @@ class Settings:
             baseline_n_jobs=int(_env_number("BASELINE_N_JOBS", 1, int)),
             backtest_windows=int(_env_number("BACKTEST_WINDOWS", 3, int)),
             backtest_step_days=int(_env_number("BACKTEST_STEP_DAYS", 7, int)),
+            champion_metric=_env("CHAMPION_METRIC", "mae").lower(),
+            champion_margin=float(_env_number("CHAMPION_MARGIN", 0.05)),
+            drift_recent_days=int(_env_number("DRIFT_RECENT_DAYS", 28, int)),
+            plot_top_items=int(_env_number("PLOT_TOP_ITEMS", 6, int)),
             horizon=int(_env_number("FORECAST_HORIZON", 28, int)),
             quantiles=quantiles,
             service_level=float(_env_number("SERVICE_LEVEL", 0.95)),
@@ -119,6 +137,12 @@ class Settings:
             xyz_cutoffs=_env_pair("XYZ_CUTOFFS", (0.5, 1.0)),
             min_history_days=int(_env_number("MIN_HISTORY_DAYS", 14, int)),
             holiday_country=_env("HOLIDAY_COUNTRY", "US"),
+            schedule_time=_env("SCHEDULE_TIME", "05:00"),
+            schedule_timezone=_env("SCHEDULE_TIMEZONE", "UTC"),
+            landing_sensor_interval_seconds=int(_env_number("LANDING_SENSOR_INTERVAL_SECONDS", 30, int)),
+            landing_settle_seconds=int(_env_number("LANDING_SETTLE_SECONDS", 10, int)),
+            forecast_max_age_hours=float(_env_number("FORECAST_MAX_AGE_HOURS", 36.0)),
+            failure_webhook_url=_env("FAILURE_WEBHOOK_URL", ""),
         )
         settings.validate()
         return settings
@@ -136,9 +160,17 @@ class Settings:
             ("BACKTEST_WINDOWS", self.backtest_windows),
             ("BACKTEST_STEP_DAYS", self.backtest_step_days),
             ("MIN_HISTORY_DAYS", self.min_history_days),
+            ("DRIFT_RECENT_DAYS", self.drift_recent_days),
+            ("PLOT_TOP_ITEMS", self.plot_top_items),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.champion_metric not in {"mae", "rmse", "wape", "mape", "smape", "mase", "wql", "sql"}:
+            raise ValueError(
+                f"CHAMPION_METRIC must be a lower-is-better metric, got {self.champion_metric!r}"
+            )
+        if not 0 <= self.champion_margin < 1:
+            raise ValueError(f"CHAMPION_MARGIN must be in [0, 1), got {self.champion_margin}")
         if not 0.5 <= self.service_level < 1:
             raise ValueError(f"SERVICE_LEVEL must be in [0.5, 1), got {self.service_level}")
         if self.safety_stock_method not in {"sigma", "quantile"}:
@@ -151,6 +183,30 @@ class Settings:
         x, y = self.xyz_cutoffs
         if not 0 < x < y:
             raise ValueError(f"XYZ_CUTOFFS must be two increasing positive CVs, got {x},{y}")
+        self._validate_running()
+
+    def _validate_running(self) -> None:
+        """The knobs of the sensors, schedule and alerts (checked at load, not at the first tick)."""
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.schedule_time):
+            raise ValueError(f"SCHEDULE_TIME must be HH:MM (24 h), got {self.schedule_time!r}")
+        try:
+            ZoneInfo(self.schedule_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"SCHEDULE_TIMEZONE is not a known time zone: {self.schedule_timezone!r}") from exc
+        if self.landing_sensor_interval_seconds < 1 or self.landing_settle_seconds < 0:
+            raise ValueError("LANDING_SENSOR_INTERVAL_SECONDS must be >= 1 and LANDING_SETTLE_SECONDS >= 0")
+        if self.forecast_max_age_hours <= 0:
+            raise ValueError(f"FORECAST_MAX_AGE_HOURS must be positive, got {self.forecast_max_age_hours}")
+        if self.failure_webhook_url and not re.match(r"https?://[^/\s]+", self.failure_webhook_url):
+            raise ValueError(
+                f"FAILURE_WEBHOOK_URL must be an http(s) URL, got {redact_webhook_url(self.failure_webhook_url)}"
+            )
+
+    @property
+    def schedule_cron(self) -> str:
+        """``SCHEDULE_TIME`` as a daily cron expression (``05:00`` -> ``0 5 * * *``)."""
+        hour, minute = (int(part) for part in self.schedule_time.split(":"))
+        return f"{minute} {hour} * * *"
 
     @property
     def duckdb_path(self) -> Path | None:
@@ -161,12 +217,22 @@ class Settings:
 
     def redacted(self) -> dict[str, str]:
         """Settings as strings with passwords in URLs masked, safe to log or attach as metadata."""
-        return {f.name: redact_url(str(getattr(self, f.name))) for f in fields(self)}
+        values = {f.name: redact_url(str(getattr(self, f.name))) for f in fields(self)}
+        values["failure_webhook_url"] = redact_webhook_url(self.failure_webhook_url)
+        return values
 
 
 def redact_url(value: str) -> str:
     """Mask the password part of ``scheme://user:password@host`` URLs."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", value)
+
+
+def redact_webhook_url(value: str) -> str:
+    """Only scheme and host of a webhook URL: its path and query usually are the secret token."""
+    match = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^@/]*@)?([^/?#]*)", value)
+    if not value:
+        return ""
+    return f"{match.group(1)}{match.group(2)}/***" if match else "***"
 
 
 def quantile_column(q: float) -> str:

@@ -18,14 +18,19 @@ from .conftest import SMALL_CLIENTS, make_settings
 QCOLS = [quantile_column(q) for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
 
 
-def run_flow(settings, client: str, instance=None):
+AS_OF_OPS = ("chronos_forecast", "baseline_forecast", "forecast_evaluation", "inventory_metrics")
+
+
+def run_flow(settings, client: str, instance=None, as_of: str | None = None):
     instance = instance or DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(clients_partitions.name, [client])
+    run_config = {"ops": {op: {"config": {"as_of": as_of}} for op in AS_OF_OPS}} if as_of else None
     result = materialize(
         ASSETS,
         partition_key=client,
         resources=build_resources(settings),
         instance=instance,
+        run_config=run_config,
         raise_on_error=False,
     )
     return result, instance
@@ -122,9 +127,13 @@ def test_flow_with_random_weight_chronos(chronos_settings):
     # MLflow: one run per forecast materialization in the client's experiment.
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     runs = mlflow.search_runs(experiment_names=["forecast-assets/shop_a"])
-    assert set(runs["tags.asset"]) == {"chronos_forecast", "baseline_forecast"}
+    assert set(runs["tags.asset"]) == {"chronos_forecast", "baseline_forecast", "forecast_evaluation"}
     chronos_run = runs[runs["tags.asset"] == "chronos_forecast"].iloc[0]
     assert chronos_run["params.model_id"] == str(settings.chronos_model_id)
+    assert chronos_run["params.covariates"].split(",")[:2] == ["promo_flag", "promo_discount"]
+    assert "event_benefits_day" in chronos_run["params.covariates"]  # shop_a delivers events.csv
+    stored_ids = {r[0] for r in sql(settings, "select distinct mlflow_run_id from ml.chronos_forecast")}
+    assert stored_ids == {chronos_run["run_id"]}
 
     # dbt tests ran as asset checks and passed.
     checks = check_results(result)
@@ -167,3 +176,68 @@ def test_required_model_fails_the_asset(tmp_path, landing):
     assert not result.success
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failed == ["chronos_forecast"]
+
+
+def test_evaluation_across_origins_tracks_live_accuracy_champions_and_drift(tmp_path, landing):
+    """Two origins two weeks apart: the later evaluation scores the earlier forecast against the
+    actuals that arrived since, keeps champions within the margin, and logs charts and drift."""
+    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2")  # baselines only: faster
+    first, instance = run_flow(settings, "shop_b", as_of="2026-10-17")
+    assert first.success
+    second, _ = run_flow(settings, "shop_b", instance)
+    assert second.success
+    n_items = SMALL_CLIENTS[1].n_items
+
+    # Live accuracy: the forecast made at 2026-10-17 scored on its 14 elapsed days, per item.
+    live = sql(
+        settings,
+        "select forecast_as_of, level, count(*), min(n_obs), max(n_obs) from ml.forecast_live_accuracy "
+        "where client_id = 'shop_b' and as_of = '2026-10-31' and level in ('item', 'step') "
+        "and model = 'seasonal_naive' group by 1, 2 order by 2",
+    )
+    assert [(str(r[0]), r[1], r[2]) for r in live] == [
+        ("2026-10-17", "item", n_items),
+        ("2026-10-17", "step", 14),
+    ]
+    assert live[0][4] <= 14  # an item has at most 14 scored days (stock-out days left out)
+
+    # Rolling-origin accuracy per step, with quantile metrics and forecast value added.
+    steps = sql(
+        settings,
+        "select count(distinct step), min(step), max(step), count(wql), count(coverage_80) "
+        "from analytics.fct_forecast_accuracy "
+        "where level = 'step' and model = 'auto_ets' and as_of = '2026-10-31'",
+    )
+    assert steps == [(28, 1, 28, 28, 28)]
+    naive_fva = sql(
+        settings,
+        "select max(abs(fva)) from analytics.fct_forecast_accuracy where model = 'seasonal_naive' "
+        "and level = 'client'",
+    )
+    assert naive_fva == [(0.0,)]
+
+    # The second evaluation had incumbents: every champion is either kept or replaced with a reason.
+    reasons = [
+        r[0]
+        for r in sql(
+            settings,
+            "select champion_reason from ml.forecast_evaluation where client_id = 'shop_b' "
+            "and as_of = '2026-10-31' and is_champion",
+        )
+    ]
+    assert len(reasons) == n_items
+    assert all(("incumbent" in r) or ("replaced" in r) or ("better" in r) for r in reasons), reasons
+
+    # Drift checks ran (WARN), and the MLflow run holds the charts and the drift reports.
+    checks = check_results(second)
+    assert {"demand_drift", "residual_drift"} <= set(checks)
+    assert all(checks[n].severity == AssetCheckSeverity.WARN for n in ("demand_drift", "residual_drift"))
+    meta = second.asset_materializations_for_node("forecast_evaluation")[0].metadata
+    assert meta["fan_chart"].value.startswith("![fan chart](data:image/png;base64,")
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    client = mlflow.MlflowClient()
+    artifacts = {a.path for a in client.list_artifacts(meta["mlflow_run_id"].value, "evaluation")}
+    assert {"evaluation/fan_chart.png", "evaluation/accuracy_by_model.png"} <= artifacts
+    assert (
+        "evaluation/demand_drift.json" in artifacts and "evaluation/forecast_evaluation.parquet" in artifacts
+    )

@@ -80,7 +80,10 @@ def _evaluation(as_of: dt.date, champions: dict[str, str]) -> pl.DataFrame:
         for m in ("auto_ets", "seasonal_naive")
     ]
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).with_columns(
-        pl.lit(as_of).alias("as_of"), pl.lit(as_of - dt.timedelta(days=3)).alias("cutoff")
+        pl.lit(as_of).alias("as_of"),
+        pl.lit(as_of - dt.timedelta(days=3)).alias("cutoff"),
+        pl.lit(1).alias("backtest_windows"),
+        pl.lit("run-1").alias("mlflow_run_id"),
     )
 
 

@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from forecast_assets.clients import clients_partitions, validate_client_key
+from forecast_assets.core.backtest import backtest_cutoffs
 from forecast_assets.core.baselines import forecast_baselines
 from forecast_assets.core.chronos_model import ModelUnavailable, model_name, supports_covariates
 from forecast_assets.core.chronos_stream import forecast_rows, stream_forecasts
@@ -30,7 +31,7 @@ from forecast_assets.core.forecast_frame import forecast_problems, to_forecast_t
 from forecast_assets.defs.inputs import (
     ForecastRunConfig,
     client_items,
-    last_date,
+    date_bounds,
     load_calendar,
     load_demand,
     load_events,
@@ -107,8 +108,7 @@ def chronos_forecast(
     short or with no observed demand go to the baselines, their reason in ``ml.forecast_exclusions``.
     """
     client_id = validate_client_key(context.partition_key)
-    as_of = resolve_as_of(config, last_date(warehouse, client_id))
-    origins = [("forecast", as_of)] + [("backtest", c) for c in backtest_cutoffs(as_of, params)]
+    as_of, origins = origins_for(warehouse, client_id, config, params)
     try:
         pipeline = chronos.pipeline()
     except ModelUnavailable as exc:
@@ -253,12 +253,22 @@ def chronos_forecast(
     )
 
 
-def backtest_cutoffs(as_of: pd.Timestamp, params: ForecastParams) -> list[pd.Timestamp]:
-    """Rolling origins: the latest window ends at ``as_of``, earlier ones step back."""
-    return [
-        as_of - pd.Timedelta(days=params.horizon + k * params.backtest_step_days)
-        for k in range(params.backtest_windows)
-    ]
+def origins_for(
+    warehouse: Warehouse, client_id: str, config: ForecastRunConfig, params: ForecastParams
+) -> tuple[pd.Timestamp, list[tuple[str, pd.Timestamp]]]:
+    """``as_of`` and the origins both forecast assets forecast from: ``as_of`` itself and the
+    rolling backtest cutoffs (the same for every model, so their scores compare)."""
+    first, last = date_bounds(warehouse, client_id)
+    as_of = resolve_as_of(config, last)
+    cutoffs = backtest_cutoffs(
+        as_of,
+        params.horizon,
+        params.backtest_windows,
+        params.backtest_step_days,
+        first_date=first,
+        min_train_days=params.min_history_days,
+    )
+    return as_of, [("forecast", as_of)] + [("backtest", c) for c in reversed(cutoffs)]
 
 
 @asset(
@@ -287,9 +297,8 @@ def baseline_forecast(
     history, Croston SBA for intermittent and lumpy items, a historic average for short ones.
     """
     client_id = validate_client_key(context.partition_key)
-    as_of = resolve_as_of(config, last_date(warehouse, client_id))
+    as_of, origins = origins_for(warehouse, client_id, config, params)
     demand = load_demand(warehouse, client_id, until=as_of)
-    origins = [("forecast", as_of)] + [("backtest", c) for c in backtest_cutoffs(as_of, params)]
     with mlflow_tracking.run(
         client_id,
         f"baseline_forecast {as_of.date()}",

@@ -83,15 +83,21 @@ def client_items(warehouse: Warehouse, client_id: str, until: pd.Timestamp) -> l
     return frame["item_id"].to_list()
 
 
-def last_date(warehouse: Warehouse, client_id: str) -> pd.Timestamp:
-    """The client's last day of demand data (the default forecast origin)."""
-    found = warehouse.query(f"select max(date) as last from {DEMAND_TABLE} where client_id = ?", [client_id])
-    value = found["last"][0] if found.height else None
-    if value is None:
+def date_bounds(warehouse: Warehouse, client_id: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The client's first and last day of demand data."""
+    found = warehouse.query(
+        f"select min(date) as first, max(date) as last from {DEMAND_TABLE} where client_id = ?", [client_id]
+    )
+    if not found.height or found["last"][0] is None:
         raise ValueError(
             f"client '{client_id}' has no rows in {DEMAND_TABLE}: did ingestion accept any sales?"
         )
-    return pd.Timestamp(value)
+    return pd.Timestamp(found["first"][0]), pd.Timestamp(found["last"][0])
+
+
+def last_date(warehouse: Warehouse, client_id: str) -> pd.Timestamp:
+    """The client's last day of demand data (the default forecast origin)."""
+    return date_bounds(warehouse, client_id)[1]
 
 
 def resolve_as_of(config: ForecastRunConfig, last: pd.Timestamp | pd.DataFrame) -> pd.Timestamp:

@@ -11,28 +11,6 @@ from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
 INVENTORY_TABLE = "ml.inventory_metrics"
-_DUCKDB_TYPES = ((pl.Utf8, "varchar"), (pl.Float64, "double"), (pl.Date, "date"))
-
-
-def _add_missing_columns(warehouse: Warehouse, table: str, frame: pl.DataFrame) -> None:
-    """Add (nullable) the columns this version writes that an older ``table`` lacks, so a
-    warehouse built before the table was extended keeps working; nothing is dropped or retyped."""
-    if not warehouse.table_exists(table):
-        return
-    schema, name = table.split(".")
-    with warehouse.connect() as con:
-        have = {
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ?",
-                [schema, name],
-            ).fetchall()
-        }
-        for column, dtype in frame.schema.items():
-            sql_type = next((t for pl_type, t in _DUCKDB_TYPES if dtype == pl_type), None)
-            if column not in have and sql_type is not None:
-                con.execute(f'alter table {table} add column "{column}" {sql_type}')
 
 
 @asset(
@@ -85,7 +63,7 @@ def inventory_metrics(
         profile=profile,
     )
     table = to_inventory_table(recs).with_columns(pl.lit(as_of.date()).alias("as_of"))
-    _add_missing_columns(warehouse, INVENTORY_TABLE, table)
+    warehouse.add_missing_columns(INVENTORY_TABLE, table)
     warehouse.replace_client_rows(client_id, [TableWrite(INVENTORY_TABLE, table, {"as_of": as_of.date()})])
     incomplete = recs[recs["status"] != "ok"]
     return MaterializeResult(

@@ -20,6 +20,10 @@ class ForecastParams(ConfigurableResource):
     baseline_n_jobs: int = 1
     backtest_windows: int = 3
     backtest_step_days: int = 7
+    champion_metric: str = "mae"
+    champion_margin: float = 0.05
+    drift_recent_days: int = 28
+    plot_top_items: int = 6
     holiday_country: str = "US"
 
     @property

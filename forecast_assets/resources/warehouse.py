@@ -1,4 +1,8 @@
-"""The warehouse: one interface over a DuckDB file (default) with portable SQL.
+"""The warehouse: one interface over a DuckDB file (default) or Postgres, with portable SQL.
+
+The URL's scheme picks the backend (``duckdb:///file`` or ``postgresql://...``); the Postgres side
+lives in :mod:`forecast_assets.resources.warehouse_postgres`, so callers never see the difference:
+``?`` placeholders, polars frames back, one transaction per client write.
 
 Connections are short-lived: DuckDB admits one writing process at a time and dbt runs in a
 subprocess, so no connection is ever held across a dbt call or model inference. Every write of a
@@ -20,6 +24,8 @@ import polars as pl
 from dagster import ConfigurableResource
 
 from forecast_assets.clients import validate_client_key
+from forecast_assets.resources import warehouse_postgres as pg
+from forecast_assets.urls import warehouse_backend
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 
@@ -54,10 +60,20 @@ def _client_frame(write: TableWrite, client_id: str) -> pl.DataFrame:
     )
 
 
+# polars dtype -> DuckDB column type, for columns added to a table an older version created.
+_DUCKDB_TYPES = ((pl.Utf8, "varchar"), (pl.Float64, "double"), (pl.Int64, "bigint"), (pl.Date, "date"))
+
+
 class Warehouse(ConfigurableResource):
-    """The analytical store behind every asset. ``url`` is ``duckdb:///path/to/file.duckdb``."""
+    """The analytical store behind every asset. ``url`` is ``duckdb:///path/to/file.duckdb`` or
+    ``postgresql://user:password@host:port/database``."""
 
     url: str
+
+    @property
+    def backend(self) -> str:
+        """``duckdb`` or ``postgres``, from the URL's scheme."""
+        return warehouse_backend(self.url)
 
     @property
     def path(self) -> Path:
@@ -67,6 +83,11 @@ class Warehouse(ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection of the backend (a psycopg2 connection on Postgres)."""
+        if self.backend == "postgres":
+            with pg.connect(self.url) as con:
+                yield con
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.path))
         try:
@@ -76,17 +97,18 @@ class Warehouse(ConfigurableResource):
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         """Run a read query with positional ``?`` parameters."""
+        if self.backend == "postgres":
+            return pg.query(self.url, sql, params)
         with self.connect() as con:
             return pl.from_arrow(con.sql(sql, params=list(params)).to_arrow_table())
 
     def table_exists(self, table: str) -> bool:
         schema, name = _check_table(table).split(".")
-        with self.connect() as con:
-            found = con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                [schema, name],
-            ).fetchone()
-        return bool(found and found[0])
+        found = self.query(
+            "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, name],
+        )
+        return bool(found["n"][0])
 
     def read_client(
         self, table: str, client_id: str, where: str = "", params: Sequence[object] = ()
@@ -105,7 +127,10 @@ class Warehouse(ConfigurableResource):
 
         Reading by slices of items keeps memory bounded by the slice, whatever the client's size.
         """
-        where, params = "item_id in (select unnest(?::varchar[]))", [list(items)]
+        if self.backend == "postgres":
+            where, params = "item_id = any(?)", [list(items)]
+        else:
+            where, params = "item_id in (select unnest(?::varchar[]))", [list(items)]
         if until is not None:
             where += " and date <= ?"
             params.append(until)
@@ -114,6 +139,8 @@ class Warehouse(ConfigurableResource):
     def replace_client_rows(self, client_id: str, writes: Sequence[TableWrite]) -> dict[str, int]:
         """Replace one client's rows in several tables, all in one transaction."""
         validate_client_key(client_id)
+        if self.backend == "postgres":
+            return self._replace_postgres(client_id, writes)
         written: dict[str, int] = {}
         with self.connect() as con:
             con.execute("begin transaction")
@@ -147,3 +174,43 @@ class Warehouse(ConfigurableResource):
                 con.execute("rollback")
                 raise
         return written
+
+    def _replace_postgres(self, client_id: str, writes: Sequence[TableWrite]) -> dict[str, int]:
+        """Postgres: frames go in by COPY; spooled Parquet files are read one at a time."""
+        planned = []
+        for write in writes:
+            table = _check_table(write.table)
+            for key in write.scope:
+                _check_table(key)
+            if write.files:
+                schema, frames = pg.parquet_schema(write.files), pg.parquet_frames(write.files, client_id)
+            else:
+                frame = _client_frame(write, client_id)
+                schema, frames = dict(frame.schema), iter([frame])
+            planned.append((table, write.scope, schema, frames))
+        return pg.replace_rows(self.url, client_id, planned)
+
+    def add_missing_columns(self, table: str, frame: pl.DataFrame) -> list[str]:
+        """Add (nullable) the columns of ``frame`` that an existing ``table`` lacks, so a warehouse
+        built before a table was extended keeps working; nothing is dropped or retyped."""
+        if not self.table_exists(_check_table(table)):
+            return []
+        if self.backend == "postgres":
+            return pg.add_missing_columns(self.url, table, dict(frame.schema))
+        schema, name = table.split(".")
+        added = []
+        with self.connect() as con:
+            have = {
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = ? and table_name = ?",
+                    [schema, name],
+                ).fetchall()
+            }
+            for column, dtype in frame.schema.items():
+                sql_type = next((t for pl_type, t in _DUCKDB_TYPES if dtype == pl_type), None)
+                if column not in have and sql_type is not None:
+                    con.execute(f'alter table {table} add column "{column}" {sql_type}')
+                    added.append(column)
+        return added

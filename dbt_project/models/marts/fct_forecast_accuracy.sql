@@ -1,20 +1,29 @@
--- Holdout accuracy per client, model and item (level = 'item') and per client and model
--- (level = 'client'), for every forecast origin evaluated. Columns are cast to the consumer
--- contract's types (_marts.yml, CHANGELOG.md).
+-- Rolling-origin backtest accuracy per client and model: per item (level = 'item'), over the
+-- client's items (level = 'client') and per horizon step (level = 'step'), for every forecast
+-- origin evaluated. Columns are cast to the consumer contract's types (_marts.yml, CHANGELOG.md).
 select
     cast(client_id as varchar) as client_id,
     cast(as_of as date) as as_of,
     cast(cutoff as date) as cutoff,
+    cast(backtest_windows as bigint) as backtest_windows,
     cast(level as varchar) as level,
     cast(model as varchar) as model,
     cast(item_id as varchar) as item_id,
+    cast(step as bigint) as step,
     cast(n_obs as bigint) as n_obs,
     cast(mae as double precision) as mae,
     cast(rmse as double precision) as rmse,
     cast(bias as double precision) as bias,
     cast(wape as double precision) as wape,
+    cast(mape as double precision) as mape,
+    cast(smape as double precision) as smape,
     cast(mase as double precision) as mase,
-    cast(is_champion as boolean) as is_champion,
-    cast(champion_reason as varchar) as champion_reason
+    cast(wql as double precision) as wql,
+    cast(sql as double precision) as sql,
+    cast(coverage_80 as double precision) as coverage_80,
+    cast(fva as double precision) as fva,
+    cast(coalesce(is_champion, false) as boolean) as is_champion,
+    cast(champion_reason as varchar) as champion_reason,
+    cast(mlflow_run_id as varchar) as mlflow_run_id
 from {{ source('ml', 'forecast_evaluation') }}
 where client_id = {{ client_id() }}

@@ -1,0 +1,254 @@
+"""The Postgres backend of the warehouse: the same contract as the DuckDB one, in Postgres terms.
+
+Why it is separate: :class:`~forecast_assets.resources.warehouse.Warehouse` keeps one interface
+(``?`` placeholders, polars frames, one transaction per client write) for every asset, and only
+this module knows psycopg2's ``%s`` placeholders, Postgres type names and ``COPY``. Identifiers
+are composed with :mod:`psycopg2.sql`, values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
+
+from forecast_assets.urls import libpq_url
+
+COPY_ROWS = 50_000  # rows per COPY batch: bounds the CSV buffer, whatever the frame's size
+
+# Postgres type OIDs -> polars types of the frames reads return (numeric arrives as float).
+_READ_TYPES: dict[int, pl.DataType] = {
+    16: pl.Boolean,
+    20: pl.Int64,
+    21: pl.Int16,
+    23: pl.Int32,
+    19: pl.Utf8,
+    25: pl.Utf8,
+    1042: pl.Utf8,
+    1043: pl.Utf8,
+    700: pl.Float64,
+    701: pl.Float64,
+    1700: pl.Float64,
+    1082: pl.Date,
+    1114: pl.Datetime("us"),
+    1184: pl.Datetime("us", "UTC"),
+}
+_NUMERIC_AS_FLOAT = psycopg2.extensions.new_type(
+    (1700,), "NUMERIC_AS_FLOAT", lambda value, _cur: None if value is None else float(value)
+)
+
+
+def pg_type(dtype: pl.DataType) -> str:
+    """The Postgres column type for a polars dtype (tables are created from frame schemas)."""
+    base = dtype.base_type()
+    if base in (pl.Utf8, pl.Categorical, pl.Enum, pl.Null):
+        return "text"
+    if base == pl.Datetime:
+        return "timestamptz" if getattr(dtype, "time_zone", None) else "timestamp"
+    simple = {
+        pl.Float64: "double precision",
+        pl.Float32: "real",
+        pl.Int64: "bigint",
+        pl.UInt32: "bigint",
+        pl.UInt64: "numeric",
+        pl.Int32: "integer",
+        pl.UInt16: "integer",
+        pl.Int16: "smallint",
+        pl.Int8: "smallint",
+        pl.UInt8: "smallint",
+        pl.Boolean: "boolean",
+        pl.Date: "date",
+        pl.Time: "time",
+        pl.Decimal: "numeric",
+    }
+    if base in simple:
+        return simple[base]
+    raise TypeError(f"no Postgres column type for polars {dtype}")
+
+
+def to_pyformat(query: str) -> str:
+    """``?`` placeholders to psycopg2's ``%s`` (and ``%`` to ``%%``), leaving quoted text alone.
+
+    psycopg2 interpolates ``%`` everywhere once parameters are given, so a literal ``%`` (as in
+    ``like 'chronos%'``) is doubled inside quotes too, while a ``?`` there stays a character.
+    """
+    out: list[str] = []
+    quote = ""
+    for ch in query:
+        if ch == "%":
+            out.append("%%")
+        elif quote:
+            out.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        else:
+            out.append("%s" if ch == "?" else ch)
+    return "".join(out)
+
+
+def _param(value: object) -> object:
+    """numpy scalars and pandas timestamps as the plain Python values psycopg2 adapts."""
+    if isinstance(value, list | tuple):
+        return [_param(v) for v in value]
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+@contextmanager
+def connect(url: str) -> Iterator[psycopg2.extensions.connection]:
+    """A short-lived connection; the caller commits. Closed (rolling back anything open) on exit."""
+    con = psycopg2.connect(libpq_url(url), connect_timeout=10, application_name="forecast-assets")
+    psycopg2.extensions.register_type(_NUMERIC_AS_FLOAT, con)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def execute(cur, query: str, params: Sequence[object] = ()) -> None:
+    """Run a statement written with ``?`` placeholders."""
+    cur.execute(to_pyformat(query), [_param(p) for p in params])
+
+
+def frame_from_cursor(cur) -> pl.DataFrame:
+    """The cursor's result as a typed polars frame (column types from the result description)."""
+    names = [d.name for d in cur.description]
+    rows = cur.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pl.DataFrame(
+        [
+            pl.Series(name, list(values), dtype=_READ_TYPES.get(d.type_code), strict=False)
+            for name, values, d in zip(names, columns, cur.description, strict=True)
+        ]
+    )
+
+
+def query(url: str, statement: str, params: Sequence[object] = ()) -> pl.DataFrame:
+    with connect(url) as con, con.cursor() as cur:
+        execute(cur, statement, params)
+        frame = frame_from_cursor(cur)
+        con.commit()
+    return frame
+
+
+def _table_ident(table: str) -> sql.Identifier:
+    schema, name = table.split(".")
+    return sql.Identifier(schema, name)
+
+
+def existing_columns(cur, table: str) -> dict[str, str]:
+    """Column name -> data type of ``table`` (empty when it does not exist)."""
+    schema, name = table.split(".")
+    cur.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        [schema, name],
+    )
+    return dict(cur.fetchall())
+
+
+def _create_table(cur, table: str, schema: dict[str, pl.DataType]) -> None:
+    """Create ``table`` (and its schema) from a frame schema unless it exists.
+
+    The first writer of a new table takes a transaction-scoped advisory lock, so two runs creating
+    it at once do not race on the catalog; once the table exists no lock is taken.
+    """
+    schema_name = table.split(".")[0]
+    cur.execute("select to_regclass(%s)", [table])
+    if cur.fetchone()[0] is not None:
+        return
+    cur.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"create {table}"])
+    cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema_name)))
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type(t))) for c, t in schema.items()
+    )
+    cur.execute(sql.SQL("create table if not exists {} ({})").format(_table_ident(table), columns))
+
+
+def copy_frame(cur, table: str, frame: pl.DataFrame) -> int:
+    """Append ``frame`` to ``table`` with COPY, matching columns by name, in bounded batches."""
+    if frame.is_empty():
+        return 0
+    statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+        _table_ident(table), sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    )
+    for batch in frame.iter_slices(COPY_ROWS):
+        buffer = io.BytesIO(batch.write_csv(include_header=False).encode())
+        cur.copy_expert(statement, buffer)
+    return frame.height
+
+
+def add_missing_columns(url: str, table: str, schema: dict[str, pl.DataType]) -> list[str]:
+    """Add (nullable) the columns of ``schema`` that ``table`` lacks; nothing is dropped or retyped."""
+    with connect(url) as con, con.cursor() as cur:
+        have = existing_columns(cur, table)
+        added = [c for c in schema if have and c not in have]
+        for column in added:
+            cur.execute(
+                sql.SQL("alter table {} add column if not exists {} {}").format(
+                    _table_ident(table), sql.Identifier(column), sql.SQL(pg_type(schema[column]))
+                )
+            )
+        con.commit()
+    return added
+
+
+def replace_rows(
+    url: str,
+    client_id: str,
+    writes: Sequence[tuple[str, dict[str, object], dict[str, pl.DataType], Iterator[pl.DataFrame]]],
+) -> dict[str, int]:
+    """For each ``(table, scope, schema, frames)``: delete the client's rows matching ``scope`` and
+    COPY ``frames`` in, all in one transaction (a failure leaves every table as it was).
+
+    A transaction-scoped advisory lock per table and client serializes two runs of the same client,
+    which would otherwise both delete and both insert.
+    """
+    written: dict[str, int] = {}
+    with connect(url) as con:
+        try:
+            with con.cursor() as cur:
+                for table, scope, schema, frames in writes:
+                    _create_table(cur, table, schema)
+                    cur.execute(
+                        "select pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{table}:{client_id}"]
+                    )
+                    conditions = sql.SQL(" and ").join(
+                        sql.SQL("{} = %s").format(sql.Identifier(c)) for c in ["client_id", *scope]
+                    )
+                    cur.execute(
+                        sql.SQL("delete from {} where {}").format(_table_ident(table), conditions),
+                        [client_id, *(_param(v) for v in scope.values())],
+                    )
+                    written[table] = sum(copy_frame(cur, table, frame) for frame in frames)
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+    return written
+
+
+def parquet_frames(files: Sequence[Path], client_id: str) -> Iterator[pl.DataFrame]:
+    """Spooled Parquet files one at a time with the client's key added: memory holds one file."""
+    for path in files:
+        frame = pl.read_parquet(path)
+        yield frame.with_columns(pl.lit(client_id).alias("client_id")).select(
+            "client_id", pl.exclude("client_id")
+        )
+
+
+def parquet_schema(files: Sequence[Path]) -> dict[str, pl.DataType]:
+    """The table schema of spooled files: ``client_id`` first, then the first file's columns."""
+    return {"client_id": pl.Utf8, **dict(pl.read_parquet_schema(files[0]))}
