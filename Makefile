@@ -27,10 +27,11 @@ test: $(STAMP)
 	$(BIN)/ruff check forecast_assets tests
 	$(BIN)/pytest -q
 
-## The Dagster UI and daemon on the embedded instance under var/dagster_home.
+## The Dagster UI and daemon on the instance under var/dagster_home (SQLite; Postgres with DAGSTER_PG_HOST).
 dev: $(STAMP)
-	mkdir -p var/dagster_home && cp -n dagster.yaml var/dagster_home/ || true
-	DAGSTER_HOME=$(CURDIR)/var/dagster_home $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -c "from pathlib import Path; from forecast_assets.cli import prepare_dagster_home as p; p(Path('var/dagster_home'))"
+	DAGSTER_PG_PORT=$${DAGSTER_PG_PORT:-5432} DAGSTER_PG_PASSWORD=$${DAGSTER_PG_PASSWORD-} \
+		DAGSTER_HOME=$(CURDIR)/var/dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 ## The dbt documentation site (models, columns, tests, lineage) for the warehouse under var/.
 DOCS_VARS := '{"client_id": "docs"}'

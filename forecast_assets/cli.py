@@ -2,25 +2,49 @@
 
 Everything lives under FORECAST_HOME (default ``./var``): landing files, the DuckDB warehouse,
 the Dagster instance (SQLite) and MLflow tracking, so the demo needs nothing started by hand.
+With ``WAREHOUSE_URL``, ``MLFLOW_TRACKING_URI`` and ``DAGSTER_PG_HOST`` (and the other
+``DAGSTER_PG_*``) pointing at Postgres, the same commands run on Postgres.
 """
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from forecast_assets.clients import clients_partitions, validate_client_key
 from forecast_assets.settings import REPO_ROOT, Settings
 
+INSTANCE_CONFIGS = {"sqlite": REPO_ROOT / "dagster.yaml", "postgres": REPO_ROOT / "dagster.postgres.yaml"}
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """Put the instance config for this environment in ``home``: the Postgres one when
+    ``DAGSTER_PG_HOST`` is set, else SQLite. A config that is not one of the two shipped files
+    (edited by hand) is left alone; a shipped one is switched when the environment changed."""
+    kind = "postgres" if os.environ.get("DAGSTER_PG_HOST", "").strip() else "sqlite"
+    if kind == "postgres":
+        # Optional parts get their defaults; the config reads every part from the environment.
+        os.environ.setdefault("DAGSTER_PG_PORT", "5432")
+        os.environ.setdefault("DAGSTER_PG_PASSWORD", "")
+        missing = [v for v in ("DAGSTER_PG_USER", "DAGSTER_PG_DB") if not os.environ.get(v)]
+        if missing:
+            raise SystemExit(
+                f"DAGSTER_PG_HOST is set, so the instance is on Postgres: set {', '.join(missing)}"
+            )
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    wanted = INSTANCE_CONFIGS[kind].read_text()
+    shipped = {p.read_text() for p in INSTANCE_CONFIGS.values()}
+    if not target.exists() or (target.read_text() in shipped and target.read_text() != wanted):
+        target.write_text(wanted)
+    return target
+
 
 def _instance(settings: Settings):
     from dagster import DagsterInstance
 
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home / "dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    prepare_dagster_home(home)
     return DagsterInstance.get()
 
 
@@ -63,14 +87,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clients = write_demo_landing(settings.landing_dir)
     print(f"demo landing files written to {settings.landing_dir}")
     ok = run_clients(settings, clients, args.as_of)
+    shell = f"duckdb {settings.duckdb_path}" if settings.duckdb_path else "psql $WAREHOUSE_URL -c"
     print(f"""
 Results
-  warehouse (DuckDB): {settings.duckdb_path or settings.redacted()["warehouse_url"]}
+  warehouse ({settings.warehouse_backend}): {settings.duckdb_path or settings.redacted()["warehouse_url"]}
   MLflow tracking:    {settings.redacted()["mlflow_tracking_uri"]}   (mlflow ui --backend-store-uri ...)
   Dagster instance:   {os.environ["DAGSTER_HOME"]}   (dagster dev shows the runs)
 
 Read the forecasts:
-  duckdb {settings.duckdb_path} "select client_id, item_id, forecast_date, model, forecast_units, q10, q90
+  {shell} "select client_id, item_id, forecast_date, model, forecast_units, q10, q90
       from analytics.fct_demand_forecast order by client_id, item_id, forecast_date limit 20"
 """)
     return 0 if ok else 1
@@ -79,7 +104,22 @@ Read the forecasts:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     clients = [validate_client_key(c) for c in args.clients]
+    if args.as_of_range:
+        return 0 if run_retrospective(settings, clients, args.as_of_range, args.every_days) else 1
     return 0 if run_clients(settings, clients, args.as_of) else 1
+
+
+def run_retrospective(settings: Settings, clients: list[str], as_of_range: str, every_days: int) -> bool:
+    """One run per client and origin over ``START:END`` (oldest first): the forecasts the clients
+    would have had, each scored against what happened after it (``fct_forecast_accuracy``)."""
+    from forecast_assets.core.retrospective import as_of_dates, parse_as_of_range
+
+    start, end = parse_as_of_range(as_of_range)
+    ok = True
+    for day in as_of_dates(start, end, every_days):
+        print(f"== origin as_of={day}", flush=True)
+        ok &= run_clients(settings, clients, day.isoformat())
+    return ok
 
 
 def cmd_tiny_model(args: argparse.Namespace) -> int:
@@ -87,6 +127,31 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
 
     path = save_tiny_chronos2(Path(args.directory))
     print(f"random-weight Chronos-2 saved to {path} (meaningless forecasts; for testing the code path)")
+    return 0
+
+
+def cmd_grant_consumers(args: argparse.Namespace) -> int:
+    """Roles for SQL consumers on a Postgres warehouse: each sees its own client's mart rows only."""
+    from forecast_assets import tenancy
+
+    settings = Settings.from_env()
+    if settings.warehouse_backend != "postgres":
+        print("grant-consumers needs a Postgres WAREHOUSE_URL (DuckDB has no roles)", file=sys.stderr)
+        return 2
+    url, group = settings.warehouse_url, settings.consumer_group_role
+    secured = tenancy.secure_marts(url, group)
+    clients = [validate_client_key(c) for c in args.clients] or tenancy.clients_in_marts(url)
+    for client in clients:
+        password = None
+        if args.login:
+            variable = f"CONSUMER_PASSWORD_{client.upper()}"
+            password = os.environ.get(variable, "")
+            if not password:
+                print(f"--login: set {variable} to the role's password", file=sys.stderr)
+                return 2
+        role = tenancy.grant_client(url, client, group, settings.consumer_role_prefix, password)
+        print(f"{client}: role {role} ({'login' if password else 'nologin'}), member of {group}")
+    print(f"row-level security on: {', '.join(secured) or 'no marts yet (re-run after the first build)'}")
     return 0
 
 
@@ -98,11 +163,29 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="run the whole flow for clients whose landing folders exist")
     run.add_argument("clients", nargs="+", help="client keys (folders under LANDING_DIR)")
-    run.add_argument("--as-of", help="forecast origin YYYY-MM-DD (default: last date with data)")
+    origin = run.add_mutually_exclusive_group()
+    origin.add_argument("--as-of", help="forecast origin YYYY-MM-DD (default: last date with data)")
+    origin.add_argument(
+        "--as-of-range",
+        metavar="START:END",
+        help="retrospective forecasts: one run per origin from START to END (YYYY-MM-DD:YYYY-MM-DD)",
+    )
+    run.add_argument("--every-days", type=int, default=7, help="days between origins of --as-of-range")
     run.set_defaults(func=cmd_run)
     tiny = sub.add_parser("tiny-model", help="save a small random-weight Chronos-2 to DIRECTORY (for tests)")
     tiny.add_argument("directory")
     tiny.set_defaults(func=cmd_tiny_model)
+    grant = sub.add_parser(
+        "grant-consumers",
+        help="Postgres: a role per client (client_<key>) that reads only its client's rows of the marts",
+    )
+    grant.add_argument("clients", nargs="*", help="client keys (default: every client in the marts)")
+    grant.add_argument(
+        "--login",
+        action="store_true",
+        help="let the roles log in, with the password in CONSUMER_PASSWORD_<CLIENT> (upper-case key)",
+    )
+    grant.set_defaults(func=cmd_grant_consumers)
     args = parser.parse_args(argv)
     return args.func(args)
 

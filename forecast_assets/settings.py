@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -76,6 +78,7 @@ class Settings:
     backtest_step_days: int = 7
     champion_metric: str = "mae"
     champion_margin: float = 0.05
+    champion_scope: str = "client"
     drift_recent_days: int = 28
     plot_top_items: int = 6
     horizon: int = 28
@@ -87,7 +90,15 @@ class Settings:
     xyz_cutoffs: tuple[float, float] = (0.5, 1.0)
     min_history_days: int = 14
     holiday_country: str = "US"
-    dbt_target: str = "duckdb"
+    # Where new MLflow experiments keep artifacts; empty: beside a SQLite tracking file, under
+    # FORECAST_HOME for a database tracking store, the server's choice for an http(s) one.
+    mlflow_artifact_root: str = ""
+    # Postgres consumers (forecast-assets grant-consumers): the group role every client role joins,
+    # and the prefix of the client roles (client_<key>).
+    consumer_group_role: str = "forecast_consumer"
+    consumer_role_prefix: str = "client_"
+    # How a run's steps execute: in_process (DuckDB), multiprocess or k8s (defs/executors.py).
+    executor: str = "in_process"
     # Running itself: the daily schedule, the landing sensor, forecast freshness, failure alerts.
     schedule_time: str = "05:00"
     schedule_timezone: str = "UTC"
@@ -112,7 +123,13 @@ class Settings:
             home=home,
             landing_dir=Path(_env("LANDING_DIR", str(home / "landing"))).resolve(),
             warehouse_url=_env("WAREHOUSE_URL", f"duckdb:///{home / 'warehouse.duckdb'}"),
-            mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}"),
+            mlflow_tracking_uri=sqlalchemy_url(
+                _env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+            ),
+            mlflow_artifact_root=_env("MLFLOW_ARTIFACT_ROOT", ""),
+            consumer_group_role=_env("CONSUMER_GROUP_ROLE", "forecast_consumer"),
+            consumer_role_prefix=_env("CONSUMER_ROLE_PREFIX", "client_"),
+            executor=_env("FORECAST_EXECUTOR", "in_process").lower(),
             chronos_model_id=_env("CHRONOS_MODEL_ID", "amazon/chronos-2"),
             chronos_device=_env("CHRONOS_DEVICE", "auto"),
             chronos_dtype=_env("CHRONOS_DTYPE", "float32"),
@@ -126,6 +143,7 @@ class Settings:
             backtest_step_days=int(_env_number("BACKTEST_STEP_DAYS", 7, int)),
             champion_metric=_env("CHAMPION_METRIC", "mae").lower(),
             champion_margin=float(_env_number("CHAMPION_MARGIN", 0.05)),
+            champion_scope=_env("CHAMPION_SCOPE", "client").lower(),
             drift_recent_days=int(_env_number("DRIFT_RECENT_DAYS", 28, int)),
             plot_top_items=int(_env_number("PLOT_TOP_ITEMS", 6, int)),
             horizon=int(_env_number("FORECAST_HORIZON", 28, int)),
@@ -169,6 +187,8 @@ class Settings:
             raise ValueError(
                 f"CHAMPION_METRIC must be a lower-is-better metric, got {self.champion_metric!r}"
             )
+        if self.champion_scope not in {"client", "item"}:
+            raise ValueError(f"CHAMPION_SCOPE must be client or item, got {self.champion_scope!r}")
         if not 0 <= self.champion_margin < 1:
             raise ValueError(f"CHAMPION_MARGIN must be in [0, 1), got {self.champion_margin}")
         if not 0.5 <= self.service_level < 1:
@@ -192,15 +212,16 @@ class Settings:
         try:
             ZoneInfo(self.schedule_timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"SCHEDULE_TIMEZONE is not a known time zone: {self.schedule_timezone!r}") from exc
+            raise ValueError(
+                f"SCHEDULE_TIMEZONE is not a known time zone: {self.schedule_timezone!r}"
+            ) from exc
         if self.landing_sensor_interval_seconds < 1 or self.landing_settle_seconds < 0:
             raise ValueError("LANDING_SENSOR_INTERVAL_SECONDS must be >= 1 and LANDING_SETTLE_SECONDS >= 0")
         if self.forecast_max_age_hours <= 0:
             raise ValueError(f"FORECAST_MAX_AGE_HOURS must be positive, got {self.forecast_max_age_hours}")
         if self.failure_webhook_url and not re.match(r"https?://[^/\s]+", self.failure_webhook_url):
-            raise ValueError(
-                f"FAILURE_WEBHOOK_URL must be an http(s) URL, got {redact_webhook_url(self.failure_webhook_url)}"
-            )
+            shown = redact_webhook_url(self.failure_webhook_url)
+            raise ValueError(f"FAILURE_WEBHOOK_URL must be an http(s) URL, got {shown}")
 
     @property
     def schedule_cron(self) -> str:
@@ -211,9 +232,33 @@ class Settings:
     @property
     def duckdb_path(self) -> Path | None:
         """The DuckDB file behind ``warehouse_url``, or None for another backend."""
-        if self.warehouse_url.startswith("duckdb:///"):
-            return Path(self.warehouse_url.removeprefix("duckdb:///"))
-        return None
+        return duckdb_file(self.warehouse_url)
+
+    @property
+    def warehouse_backend(self) -> str:
+        """``duckdb`` or ``postgres``: the one switch is the scheme of ``WAREHOUSE_URL``."""
+        return warehouse_backend(self.warehouse_url)
+
+    @property
+    def dbt_target(self) -> str:
+        """The profiles.yml output dbt builds: the warehouse's backend."""
+        return self.warehouse_backend
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        """Artifact location for new MLflow experiments, always explicit for a database store.
+
+        A database tracking store would otherwise put artifacts under ``./mlruns`` of whatever
+        directory the process runs in; an MLflow server (http) decides itself, so None.
+        """
+        uri = self.mlflow_tracking_uri
+        if self.mlflow_artifact_root:
+            return self.mlflow_artifact_root
+        if uri.startswith("sqlite:///"):
+            return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+        if uri.split("://", 1)[0] in {"http", "https", "databricks", "file"} or "://" not in uri:
+            return None
+        return (self.home / "mlartifacts").as_uri()
 
     def redacted(self) -> dict[str, str]:
         """Settings as strings with passwords in URLs masked, safe to log or attach as metadata."""

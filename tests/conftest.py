@@ -1,4 +1,9 @@
-"""Shared fixtures: small generated landing data, a random-weight Chronos-2, per-test storage."""
+"""Shared fixtures: small generated landing data, a random-weight Chronos-2, per-test storage.
+
+Storage follows ``FORECAST_TEST_BACKEND`` (see tests/backends.py): DuckDB, SQLite MLflow and an
+ephemeral Dagster instance by default; with ``postgres`` the warehouse, MLflow and the Dagster
+instance are fresh databases on the Postgres server, dropped when the session ends.
+"""
 
 import datetime as dt
 import os
@@ -8,10 +13,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
+from dagster import DagsterInstance
 
+from forecast_assets.cli import prepare_dagster_home
 from forecast_assets.core.sample_data import DemoClient, write_demo_landing
 from forecast_assets.core.tiny_chronos import save_tiny_chronos2
 from forecast_assets.settings import Settings
+from forecast_assets.urls import postgres_parts, sqlalchemy_url
+
+from .backends import BACKEND, SCRATCH
 
 SMALL_CLIENTS = (
     DemoClient("shop_a", n_items=6, sales_format="csv", base_level=20.0, seed=5),
@@ -25,15 +35,61 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return save_tiny_chronos2(tmp_path_factory.mktemp("chronos") / "tiny-chronos-2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_databases():
+    """The Postgres run needs the server; every scratch database goes when the session ends."""
+    if BACKEND == "postgres" and not SCRATCH.reachable():
+        pytest.exit(f"FORECAST_TEST_BACKEND=postgres but {SCRATCH.admin_url} is not reachable", returncode=3)
+    yield
+    SCRATCH.drop_all()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh database on the Postgres server, for tests that need Postgres on either backend
+    (skipped when no server is reachable, except in the Postgres run, where that is fatal)."""
+    if not SCRATCH.reachable():
+        pytest.skip(f"no Postgres server at {SCRATCH.admin_url}")
+    return SCRATCH.create("pg")
+
+
 def make_settings(home: Path, **overrides) -> Settings:
-    values = dict(
-        home=home,
-        landing_dir=home / "landing",
-        warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}",
-        mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
-    )
+    if BACKEND == "postgres":
+        storage = dict(
+            warehouse_url=SCRATCH.create("warehouse"),
+            mlflow_tracking_uri=sqlalchemy_url(SCRATCH.create("mlflow")),
+            mlflow_artifact_root=(home / "mlartifacts").as_uri(),
+        )
+    else:
+        storage = dict(
+            warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}",
+            mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+        )
+    values = dict(home=home, landing_dir=home / "landing", **storage)
     values.update(overrides)
     return Settings(**values)
+
+
+_INSTANCE_DB: dict[str, str] = {}
+
+
+def make_instance(home: Path) -> DagsterInstance:
+    """The Dagster instance a flow test runs on: ephemeral by default; on Postgres, the repo's
+    dagster.postgres.yaml (as the CLI writes it) on one scratch database shared by the session."""
+    if BACKEND != "postgres":
+        return DagsterInstance.ephemeral()
+    if not _INSTANCE_DB:
+        _INSTANCE_DB["url"] = SCRATCH.create("dagster")
+        parts = postgres_parts(_INSTANCE_DB["url"])
+        os.environ.update(
+            DAGSTER_PG_HOST=parts["host"],
+            DAGSTER_PG_PORT=parts["port"],
+            DAGSTER_PG_USER=parts["user"],
+            DAGSTER_PG_PASSWORD=parts["password"],
+            DAGSTER_PG_DB=parts["dbname"],
+        )
+    config = prepare_dagster_home(home / "dagster_home")
+    return DagsterInstance.from_config(str(config.parent))
 
 
 @pytest.fixture

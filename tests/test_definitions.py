@@ -4,8 +4,7 @@ from dagster import AssetKey, build_schedule_context, instance_for_test
 from dagster_k8s.job import get_user_defined_k8s_config
 
 from forecast_assets.clients import clients_partitions
-from forecast_assets.definitions import defs
-from forecast_assets.defs.automation import daily_forecast_schedule
+from forecast_assets.definitions import daily_forecast_schedule, defs
 
 
 def test_one_job_carries_a_client_from_landing_to_marts():

@@ -7,6 +7,7 @@ import pytest
 from forecast_assets.core.backtest import backtest_cutoffs
 from forecast_assets.core.evaluation import (
     choose_champions,
+    choose_client_champions,
     evaluate_backtest,
     forecast_value_added,
     live_accuracy,
@@ -234,3 +235,53 @@ def test_live_accuracy_scores_only_elapsed_dates_per_as_of():
     late_steps = live[(live["level"] == "step") & (live["as_of"] == late)]
     assert list(late_steps["step"]) == [1, 2, 3]
     assert live_accuracy(stored.iloc[0:0], demand).empty
+
+
+def _item_scores(scores: dict[tuple[str, str], float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"level": "item", "item_id": i, "model": m, "mae": v} for (i, m), v in scores.items()]
+    )
+
+
+def test_client_champion_serves_every_item_that_has_its_forecast():
+    # Per item the winners differ, but over the common items auto_ets has the lowest mean MAE:
+    # auto_ets (1.0 + 3.0 + 2.0) / 3 = 2.0; seasonal_naive (2.0 + 2.5 + 2.2) / 3 = 2.233.
+    # croston_sba forecasts one item of three (below the coverage floor): not a client candidate.
+    accuracy = _item_scores(
+        {
+            ("a", "auto_ets"): 1.0,
+            ("b", "auto_ets"): 3.0,
+            ("c", "auto_ets"): 2.0,
+            ("a", "seasonal_naive"): 2.0,
+            ("b", "seasonal_naive"): 2.5,
+            ("c", "seasonal_naive"): 2.2,
+            ("c", "croston_sba"): 0.5,
+        }
+    )
+    available = {"a": {"auto_ets", "seasonal_naive"}, "b": {"auto_ets", "seasonal_naive"}}
+    available["c"] = {"auto_ets", "seasonal_naive", "croston_sba"}
+    out = choose_client_champions(accuracy, ["a", "b", "c"], available).set_index("item_id")
+    assert out["champion_model"].to_dict() == {"a": "auto_ets", "b": "auto_ets", "c": "auto_ets"}
+    assert out.loc["b", "reason"].startswith(
+        "client champion auto_ets (lowest holdout MAE, on 3 common items)"
+    )
+
+
+def test_client_champion_keeps_the_incumbent_within_the_margin_and_covers_gaps():
+    # seasonal_naive mean 2.1, auto_ets mean 2.0: 4.8% better, below a 10% margin -> keep naive.
+    accuracy = _item_scores(
+        {("a", "auto_ets"): 1.0, ("b", "auto_ets"): 3.0, ("a", "seasonal_naive"): 1.2}
+        | {("b", "seasonal_naive"): 3.0, ("d", "auto_ets"): 4.0}
+    )
+    available = {"a": {"auto_ets", "seasonal_naive"}, "b": {"auto_ets", "seasonal_naive"}, "d": {"auto_ets"}}
+    incumbents = {"a": "seasonal_naive", "b": "seasonal_naive", "d": "auto_ets"}
+    out = choose_client_champions(accuracy, ["a", "b", "d"], available, incumbents=incumbents, margin=0.10)
+    out = out.set_index("item_id")
+    assert out.loc["a", "champion_model"] == "seasonal_naive" == out.loc["b", "champion_model"]
+    assert "kept incumbent seasonal_naive" in out.loc["a", "reason"]
+    # d has no seasonal_naive forecast: it gets its own best, and says why.
+    assert out.loc["d", "champion_model"] == "auto_ets"
+    assert out.loc["d", "reason"].startswith("client champion seasonal_naive has no forecast for this item")
+    # With no margin the better mean wins at the client level.
+    again = choose_client_champions(accuracy, ["a", "b", "d"], available, incumbents=incumbents, margin=0.0)
+    assert set(again["champion_model"]) == {"auto_ets"}

@@ -1,19 +1,20 @@
-"""The whole flow materialized with dagster.materialize on generated data, on real DuckDB, real
-dbt, real MLflow and the real Chronos-2 code path (a random-weight model from a local folder)."""
+"""The whole flow materialized with dagster.materialize on generated data, on real DuckDB (or
+Postgres, FORECAST_TEST_BACKEND=postgres), real dbt, real MLflow and the real Chronos-2 code path
+(a random-weight model from a local folder)."""
 
 import itertools
 
-import duckdb
 import mlflow
 import pytest
-from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, materialize
+from dagster import AssetCheckSeverity, AssetKey, materialize
 
 from forecast_assets.clients import clients_partitions
 from forecast_assets.definitions import ASSETS
 from forecast_assets.resources.build import build_resources
 from forecast_assets.settings import quantile_column
 
-from .conftest import SMALL_CLIENTS, make_settings
+from .backends import sql_rows
+from .conftest import SMALL_CLIENTS, make_instance, make_settings
 
 QCOLS = [quantile_column(q) for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
 
@@ -22,7 +23,7 @@ AS_OF_OPS = ("chronos_forecast", "baseline_forecast", "forecast_evaluation", "in
 
 
 def run_flow(settings, client: str, instance=None, as_of: str | None = None):
-    instance = instance or DagsterInstance.ephemeral()
+    instance = instance or make_instance(settings.home)
     instance.add_dynamic_partitions(clients_partitions.name, [client])
     run_config = {"ops": {op: {"config": {"as_of": as_of}} for op in AS_OF_OPS}} if as_of else None
     result = materialize(
@@ -37,8 +38,7 @@ def run_flow(settings, client: str, instance=None, as_of: str | None = None):
 
 
 def sql(settings, query, params=()):
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        return con.execute(query, list(params)).fetchall()
+    return sql_rows(settings.warehouse_url, query, params)
 
 
 def check_results(result):

@@ -10,11 +10,9 @@ alone.
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import polars as pl
 import pytest
@@ -26,6 +24,9 @@ from forecast_assets.defs.dbt import dbt_executable
 from forecast_assets.defs.evaluation import EVALUATION_SCHEMA
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 from forecast_assets.settings import DBT_PROJECT_DIR, DEFAULT_QUANTILES, quantile_column
+from forecast_assets.urls import dbt_env
+
+from .backends import BACKEND, SCRATCH, clone_warehouse, execute, sql_rows
 
 MARTS = ("fct_demand_forecast", "fct_forecast_accuracy", "fct_inventory_recommendations", "dim_item")
 QCOLS = [quantile_column(q) for q in DEFAULT_QUANTILES]
@@ -137,9 +138,10 @@ def _products() -> pl.DataFrame:
     )
 
 
-def dbt(args: list[str], warehouse: Path, work: Path, client: str) -> subprocess.CompletedProcess:
-    """Run dbt on the project with its own target/log paths and the client var."""
-    env = {**os.environ, "DBT_DUCKDB_PATH": str(warehouse), "DBT_TARGET": "duckdb"}
+def dbt(args: list[str], warehouse_url: str, work: Path, client: str) -> subprocess.CompletedProcess:
+    """Run dbt on the project with its own target/log paths and the client var, with the target
+    and connection derived from the warehouse URL as the Dagster assets derive them."""
+    env = {**os.environ, **dbt_env(warehouse_url)}
     return subprocess.run(
         [
             dbt_executable(),
@@ -167,8 +169,8 @@ def dbt(args: list[str], warehouse: Path, work: Path, client: str) -> subprocess
 def built(tmp_path_factory):
     """A warehouse with two clients and two origins; the marts built and tested for shop_x."""
     work = tmp_path_factory.mktemp("marts")
-    path = work / "warehouse.duckdb"
-    warehouse = Warehouse(url=f"duckdb:///{path}")
+    path = SCRATCH.create("marts") if BACKEND == "postgres" else f"duckdb:///{work / 'warehouse.duckdb'}"
+    warehouse = Warehouse(url=path)
     for client in ("shop_x", "shop_y"):
         writes = [TableWrite("raw.products", _products())]
         for as_of, champs in ((OLD, {"a": "auto_ets", "b": "seasonal_naive"}), (NEW, CHAMPIONS)):
@@ -192,9 +194,16 @@ def built(tmp_path_factory):
     return path, work, result
 
 
-def rows(path: Path, query: str) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(query).fetchall()
+def rows(warehouse_url: str, query: str) -> list[tuple]:
+    return sql_rows(warehouse_url, query)
+
+
+# information_schema spellings of the contract's types (DuckDB, Postgres) -> one name each.
+_TYPE_NAMES = {"DOUBLE PRECISION": "DOUBLE", "CHARACTER VARYING": "VARCHAR"}
+
+
+def _type_name(data_type: str) -> str:
+    return _TYPE_NAMES.get(data_type.upper(), data_type.upper())
 
 
 def test_marts_build_and_their_dbt_tests_pass(built):
@@ -253,14 +262,15 @@ def test_marts_have_the_contracted_types(built):
     for mart in MARTS:
         node = manifest["nodes"][f"model.forecast_assets.{mart}"]
         assert node["config"]["contract"]["enforced"] is True
-        declared = {c: v["data_type"].upper() for c, v in node["columns"].items()}
-        actual = dict(
-            rows(
+        declared = {c: _type_name(v["data_type"]) for c, v in node["columns"].items()}
+        actual = {
+            c: _type_name(t)
+            for c, t in rows(
                 path,
                 "select column_name, data_type from information_schema.columns "
                 f"where table_schema = 'analytics' and table_name = '{mart}' order by ordinal_position",
             )
-        )
+        }
         assert list(actual) == list(declared), mart
         assert actual == declared, mart
         assert all(v["description"] for v in node["columns"].values()), (
@@ -283,10 +293,8 @@ def test_dbt_docs_generate(built):
 
 def test_an_item_without_an_inventory_row_fails_the_dbt_tests(built, tmp_path):
     path, work, _ = built
-    broken = tmp_path / "broken.duckdb"
-    shutil.copy(path, broken)
-    with duckdb.connect(str(broken)) as con:
-        con.execute("delete from analytics.fct_inventory_recommendations where item_id = 'b'")
+    broken = clone_warehouse(path, tmp_path)
+    execute(broken, "delete from analytics.fct_inventory_recommendations where item_id = 'b'")
     result = dbt(["test", "--select", "dim_item"], broken, work, "shop_x")
     assert result.returncode != 0
     assert "FAIL 1 has_match_dim_item_client_id__item_id__ref_fct_inventory_recommendations_" in result.stdout

@@ -1,37 +1,83 @@
-"""The job that carries one client from landing files to consumer marts, and its schedule."""
+"""The job that carries one client from landing files to consumer marts, its daily schedule, and
+the declarative automation sensor (consumer marts follow their forecasts; freshness is checked)."""
 
 from dagster import (
     AssetSelection,
+    AutomationConditionSensorDefinition,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     RunRequest,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
+    SkipReason,
     define_asset_job,
-    in_process_executor,
     schedule,
 )
 
-from forecast_assets.clients import clients_partitions
+from forecast_assets.clients import InvalidClientKey, clients_partitions, validate_client_key
+from forecast_assets.defs.executors import run_executor
+from forecast_assets.defs.freshness import FRESHNESS_CHECK
+from forecast_assets.settings import Settings
 
-# In-process execution: the embedded DuckDB warehouse admits one writing process at a time, so
-# the steps of a run share the run's process instead of racing for the file lock.
+TRIGGER_TAG = "forecast-assets/trigger"
+
+# In-process execution by default: the embedded DuckDB warehouse admits one writing process at a
+# time, so the steps of a run share the run's process instead of racing for the file lock. On
+# Postgres, FORECAST_EXECUTOR picks multiprocess or k8s (a pod per step; defs/executors.py).
 forecast_job = define_asset_job(
     name="forecast_client",
-    selection=AssetSelection.all(),
+    # The freshness check looks at every client: it runs hourly by automation, not in one client's run.
+    selection=AssetSelection.all() - AssetSelection.checks(FRESHNESS_CHECK),
     partitions_def=clients_partitions,
-    executor_def=in_process_executor,
+    executor_def=run_executor(Settings.from_env()),
     description="One client partition through the whole flow: landing files to consumer marts.",
 )
 
 
-@schedule(
-    job=forecast_job,
-    cron_schedule="0 5 * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.STOPPED,
+def build_daily_schedule(settings: Settings) -> ScheduleDefinition:
+    """Every registered client once a day, at ``SCHEDULE_TIME`` in ``SCHEDULE_TIMEZONE``.
+
+    Running by default: a deployment that forecasts daily should not depend on someone switching
+    the schedule on. One run per client keeps a client's failure from failing the others.
+    """
+
+    @schedule(
+        name="daily_forecast_schedule",
+        job=forecast_job,
+        cron_schedule=settings.schedule_cron,
+        execution_timezone=settings.schedule_timezone,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=f"forecast_client for every registered client, daily at {settings.schedule_time} "
+        f"{settings.schedule_timezone}.",
+    )
+    def daily_forecast_schedule(context: ScheduleEvaluationContext):
+        day = f"{context.scheduled_execution_time:%Y-%m-%d}"
+        requests = []
+        for key in context.instance.get_dynamic_partitions(clients_partitions.name):
+            try:
+                client_id = validate_client_key(key)
+            except InvalidClientKey as exc:
+                context.log.warning(f"skipping partition: {exc}")
+                continue
+            requests.append(
+                RunRequest(
+                    run_key=f"{client_id}-{day}", partition_key=client_id, tags={TRIGGER_TAG: "schedule"}
+                )
+            )
+        return requests or SkipReason("no client is registered yet")
+
+    return daily_forecast_schedule
+
+
+# Declarative automation: evaluates the automation conditions of every asset and check (the
+# consumer marts are eager, see defs/dbt.py; the forecast freshness check runs hourly). Running by
+# default, so that a forecast updated on its own (a retrospective run, a UI materialization) is
+# followed by its marts without anyone asking.
+automation_sensor = AutomationConditionSensorDefinition(
+    "forecast_automation",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    run_tags={TRIGGER_TAG: "automation"},
+    description="Refreshes the consumer marts after their forecasts update; runs the freshness check.",
 )
-def daily_forecast_schedule(context: ScheduleEvaluationContext):
-    """Every registered client, once a day: one run per client partition."""
-    for client_id in context.instance.get_dynamic_partitions(clients_partitions.name):
-        yield RunRequest(
-            run_key=f"{client_id}-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=client_id
-        )

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, AutomationCondition, BackfillPolicy
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -21,6 +21,8 @@ from forecast_assets.clients import clients_partitions, validate_client_key
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import Warehouse
 from forecast_assets.settings import DBT_PROJECT_DIR, Settings
+from forecast_assets.tenancy import resecure_if_enabled
+from forecast_assets.urls import dbt_env
 
 
 def dbt_executable() -> str:
@@ -46,6 +48,15 @@ class ForecastDbtTranslator(DagsterDbtTranslator):
         tags = dbt_resource_props.get("tags", [])
         return "serving" if "serving" in tags else "modelling"
 
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> AutomationCondition | None:
+        """Consumer marts are eager: when a client's forecasts (or any other input) update outside
+        a run that also built the marts, the automation sensor rebuilds that client's marts, once
+        every input is present and none is still being written. Modelling has no condition: it
+        runs with its landing files (landing sensor, schedule)."""
+        if "serving" in dbt_resource_props.get("tags", []):
+            return AutomationCondition.eager()
+        return None
+
 
 def _manifest_is_stale() -> bool:
     """No manifest yet, or a model, macro, test, seed or project file changed after it was written
@@ -70,8 +81,9 @@ TRANSLATOR = ForecastDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:
-    if settings.duckdb_path is not None:
-        os.environ.setdefault("DBT_DUCKDB_PATH", str(settings.duckdb_path))
+    """The dbt CLI. Target and connection are not fixed here but set for each run from the
+    warehouse resource the run writes to (:func:`_build`), so the two can never disagree."""
+    del settings
     return DbtCliResource(
         project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
     )
@@ -79,9 +91,8 @@ def dbt_resource(settings: Settings) -> DbtCliResource:
 
 def _build(context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastParams, warehouse_url: str):
     client_id = validate_client_key(context.partition_key)
-    if warehouse_url.startswith("duckdb:///"):
-        # The dbt subprocess reads the warehouse path from its environment (profiles.yml).
-        os.environ["DBT_DUCKDB_PATH"] = warehouse_url.removeprefix("duckdb:///")
+    # The dbt subprocess reads its target and connection from its environment (profiles.yml).
+    os.environ.update(dbt_env(warehouse_url))
     dbt_vars = {"client_id": client_id, "horizon": params.horizon, "holiday_country": params.holiday_country}
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
@@ -113,5 +124,13 @@ def dbt_serving(
     context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastParams, warehouse: Warehouse
 ):
     """Consumer marts (the contract in CHANGELOG.md): fct_demand_forecast, fct_forecast_accuracy,
-    fct_inventory_recommendations, dim_item."""
+    fct_inventory_recommendations, dim_item.
+
+    On Postgres with consumer roles set up (``forecast-assets grant-consumers``), row-level
+    security and grants are re-applied after the build: a dbt full refresh re-creates the marts
+    without them."""
     yield from _build(context, dbt, params, warehouse.url)
+    if warehouse.backend == "postgres":
+        secured = resecure_if_enabled(warehouse.url)
+        if secured:
+            context.log.info(f"consumer row-level security in place on {', '.join(secured)}")

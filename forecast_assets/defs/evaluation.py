@@ -28,6 +28,7 @@ from forecast_assets.clients import clients_partitions, validate_client_key
 from forecast_assets.core.drift import demand_drift, residual_drift
 from forecast_assets.core.evaluation import (
     choose_champions,
+    choose_client_champions,
     evaluate_backtest,
     forecast_value_added,
     live_accuracy,
@@ -161,7 +162,8 @@ def forecast_evaluation(
     accuracy["fva"] = fva["fva"].to_numpy() if len(fva) == len(accuracy) else float("nan")
     incumbents = previous_champions(warehouse, client_id, as_of)
     available = future.groupby("item_id")["model"].apply(set).to_dict()
-    champions = choose_champions(
+    choose = choose_client_champions if params.champion_scope == "client" else choose_champions
+    champions = choose(
         accuracy,
         sorted(demand["item_id"].unique()),
         available,
@@ -205,6 +207,7 @@ def forecast_evaluation(
                 "backtest_step_days": params.backtest_step_days,
                 "champion_metric": params.champion_metric,
                 "champion_margin": params.champion_margin,
+                "champion_scope": params.champion_scope,
                 "models": ",".join(sorted(forecasts["model"].unique())),
             }
         )

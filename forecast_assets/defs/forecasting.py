@@ -42,7 +42,18 @@ from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.tracking import MlflowTracking
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
-GPU_OP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
+# On Kubernetes (k8s_job_executor) the Chronos step's pod asks for one GPU and lands on a GPU node:
+# the node selector is the label NVIDIA's GPU feature discovery sets, the toleration admits the
+# usual GPU-node taint. Clusters labelled otherwise override both with per_step_k8s_config.
+GPU_OP_TAGS = {
+    "dagster-k8s/config": {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
+        "pod_spec_config": {
+            "node_selector": {"nvidia.com/gpu.present": "true"},
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        },
+    }
+}
 MODELLED = [AssetKey("ts_demand_daily"), AssetKey("covariate_calendar")]
 
 

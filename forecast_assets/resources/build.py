@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
+from dagster import EnvVar
+
 from forecast_assets.resources.chronos import ChronosModel
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.tracking import MlflowTracking
 from forecast_assets.resources.warehouse import Warehouse
 from forecast_assets.settings import Settings
+from forecast_assets.urls import sqlalchemy_url
+
+
+def _secret(name: str, value: str, normalize: Callable[[str], str] = str.strip) -> str | EnvVar:
+    """``EnvVar(name)`` where ``value`` came from that variable, so the Dagster UI shows the
+    variable's name instead of a URL carrying its password; the value itself otherwise (the
+    embedded defaults, tests)."""
+    raw = os.environ.get(name, "").strip()
+    return EnvVar(name) if raw and raw == os.environ[name] and normalize(raw) == value else value
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
     from forecast_assets.defs.dbt import dbt_resource
 
     return {
-        "warehouse": Warehouse(url=settings.warehouse_url),
+        "warehouse": Warehouse(url=_secret("WAREHOUSE_URL", settings.warehouse_url)),
         "chronos": ChronosModel(
             model_id=settings.chronos_model_id,
             device=settings.chronos_device,
@@ -24,7 +38,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
             cross_learning=settings.chronos_cross_learning,
             chunk_items=settings.chronos_chunk_items,
         ),
-        "mlflow_tracking": MlflowTracking(tracking_uri=settings.mlflow_tracking_uri),
+        "mlflow_tracking": MlflowTracking(
+            tracking_uri=_secret("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri, sqlalchemy_url),
+            artifact_root=settings.mlflow_artifact_location,
+        ),
         "params": ForecastParams(
             landing_dir=str(settings.landing_dir),
             horizon=settings.horizon,
@@ -40,6 +57,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             backtest_step_days=settings.backtest_step_days,
             champion_metric=settings.champion_metric,
             champion_margin=settings.champion_margin,
+            champion_scope=settings.champion_scope,
             drift_recent_days=settings.drift_recent_days,
             plot_top_items=settings.plot_top_items,
             holiday_country=settings.holiday_country,

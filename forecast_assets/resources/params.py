@@ -22,6 +22,7 @@ class ForecastParams(ConfigurableResource):
     backtest_step_days: int = 7
     champion_metric: str = "mae"
     champion_margin: float = 0.05
+    champion_scope: str = "client"
     drift_recent_days: int = 28
     plot_top_items: int = 6
     holiday_country: str = "US"

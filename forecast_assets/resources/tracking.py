@@ -11,17 +11,25 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 from forecast_assets.clients import validate_client_key
+from forecast_assets.urls import sqlalchemy_url
 
 
 class MlflowTracking(ConfigurableResource):
-    """Where runs are logged. ``tracking_uri`` defaults to a local SQLite file."""
+    """Where runs are logged. ``tracking_uri`` defaults to a local SQLite file; Postgres
+    (``postgresql+psycopg2://...``) and an MLflow server (``http://...``) work the same way.
+
+    ``artifact_root`` is where a new client experiment keeps its artifacts. It is explicit for
+    a database store (see :attr:`Settings.mlflow_artifact_location`), which would otherwise
+    write under ``./mlruns`` of whatever directory the process happens to run in.
+    """
 
     tracking_uri: str
+    artifact_root: str | None = None
 
     def _client(self):
         import mlflow
 
-        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_tracking_uri(sqlalchemy_url(self.tracking_uri))
         return mlflow
 
     @contextmanager
@@ -30,8 +38,8 @@ class MlflowTracking(ConfigurableResource):
         mlflow = self._client()
         experiment = f"forecast-assets/{validate_client_key(client_id)}"
         if mlflow.get_experiment_by_name(experiment) is None:
-            artifact_root = None
-            if self.tracking_uri.startswith("sqlite:///"):
+            artifact_root = self.artifact_root
+            if artifact_root is None and self.tracking_uri.startswith("sqlite:///"):
                 artifact_root = (
                     Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts"
                 ).as_uri()

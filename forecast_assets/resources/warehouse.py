@@ -25,6 +25,7 @@ from dagster import ConfigurableResource
 
 from forecast_assets.clients import validate_client_key
 from forecast_assets.resources import warehouse_postgres as pg
+from forecast_assets.resources.duckdb_lock import connect_duckdb
 from forecast_assets.urls import warehouse_backend
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
@@ -89,7 +90,7 @@ class Warehouse(ConfigurableResource):
                 yield con
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path))
+        con = connect_duckdb(self.path)  # waits briefly if another process holds the file
         try:
             yield con
         finally:

@@ -124,7 +124,13 @@ def execute(cur, query: str, params: Sequence[object] = ()) -> None:
 
 def frame_from_cursor(cur) -> pl.DataFrame:
     """The cursor's result as a typed polars frame (column types from the result description)."""
-    names = [d.name for d in cur.description]
+    names: list[str] = []
+    for d in cur.description:
+        # Postgres names unaliased aggregates alike (count, count): keep every column, renamed.
+        name, k = d.name, 1
+        while name in names:
+            name, k = f"{d.name}_{k}", k + 1
+        names.append(name)
     rows = cur.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     return pl.DataFrame(
@@ -178,15 +184,35 @@ def _create_table(cur, table: str, schema: dict[str, pl.DataType]) -> None:
 
 
 def copy_frame(cur, table: str, frame: pl.DataFrame) -> int:
-    """Append ``frame`` to ``table`` with COPY, matching columns by name, in bounded batches."""
+    """Append ``frame`` to ``table`` with COPY, matching columns by name, in bounded batches.
+
+    Postgres refuses COPY FROM into a table whose row-level security applies to the writer (a
+    consumer mart with RLS forced, see :mod:`forecast_assets.tenancy`): there the batches are
+    copied into a temporary table and inserted from it, which the writer's policy admits.
+    """
     if frame.is_empty():
         return 0
-    statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-        _table_ident(table), sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-    )
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    cur.execute("select row_security_active(%s::regclass)", [table])
+    staged = bool(cur.fetchone()[0])
+    target = sql.Identifier("incoming_" + table.replace(".", "_")) if staged else _table_ident(table)
+    if staged:
+        cur.execute(
+            sql.SQL("create temporary table if not exists {} (like {}) on commit drop").format(
+                target, _table_ident(table)
+            )
+        )
+    statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(target, columns)
     for batch in frame.iter_slices(COPY_ROWS):
-        buffer = io.BytesIO(batch.write_csv(include_header=False).encode())
-        cur.copy_expert(statement, buffer)
+        if staged:
+            cur.execute(sql.SQL("truncate {}").format(target))
+        cur.copy_expert(statement, io.BytesIO(batch.write_csv(include_header=False).encode()))
+        if staged:
+            cur.execute(
+                sql.SQL("insert into {} ({}) select {} from {}").format(
+                    _table_ident(table), columns, columns, target
+                )
+            )
     return frame.height
 
 

@@ -1,0 +1,260 @@
+"""The deployment files, checked as far as this machine allows (Docker cannot run containers here,
+there is no Kubernetes cluster and no helm binary; see docker/README.md):
+
+- docker/compose.yaml against the Compose Specification's JSON schema (vendored), and with
+  `docker compose config` where the compose plugin is installed;
+- docker/helm/values.yaml against the Dagster chart's values schema (a vendored excerpt);
+- the Kubernetes job dagster-k8s builds for the Chronos step: GPU limit, node selector, toleration;
+- the instance configs (docker/dagster.yaml, dagster.postgres.yaml) through Dagster's own config
+  validation, and a Postgres instance storing a run on the real server;
+- the image's install steps against the README's (the Makefile's setup recipe).
+"""
+
+import copy
+import importlib
+import json
+import re
+import shutil
+import subprocess
+
+import jsonschema
+import pytest
+import yaml
+from dagster import DagsterInstance, asset, materialize
+from dagster._core.instance.config import dagster_instance_config
+from dagster_k8s.job import DagsterK8sJobConfig, construct_dagster_k8s_job, get_user_defined_k8s_config
+
+from forecast_assets.cli import INSTANCE_CONFIGS, prepare_dagster_home
+from forecast_assets.definitions import defs
+from forecast_assets.defs.executors import run_executor
+from forecast_assets.settings import REPO_ROOT, Settings
+from forecast_assets.urls import postgres_parts
+
+DOCKER = REPO_ROOT / "docker"
+SERVICES = {"postgres", "webserver", "daemon", "code-location", "mlflow"}
+
+
+def _yaml(path):
+    return yaml.safe_load(path.read_text())
+
+
+def test_compose_file_follows_the_compose_specification():
+    compose = _yaml(DOCKER / "compose.yaml")
+    schema = json.loads((DOCKER / "schemas" / "compose-spec.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(compose)
+    services = compose["services"]
+    assert set(services) == SERVICES
+    # Every service but Postgres runs the project's image, built from docker/Dockerfile.
+    for name in SERVICES - {"postgres"}:
+        assert services[name]["build"]["dockerfile"] == "docker/Dockerfile", name
+        assert services[name]["image"].startswith("forecast-assets:"), name
+    # The webserver and daemon reach the code location where workspace.yaml says it listens.
+    grpc = _yaml(DOCKER / "workspace.yaml")["load_from"][0]["grpc_server"]
+    command = services["code-location"]["command"]
+    assert grpc["host"] == "code-location" and command[command.index("-p") + 1] == str(grpc["port"])
+    assert "-m" in command and command[command.index("-m") + 1] == "forecast_assets.definitions"
+    for name in ("webserver", "daemon"):
+        assert "/opt/forecast-assets/docker/workspace.yaml" in services[name]["command"]
+    # Storage: Postgres for the instance, the warehouse and MLflow.
+    env = services["code-location"]["environment"]
+    assert env["WAREHOUSE_URL"].startswith("postgresql://") and env["DAGSTER_PG_HOST"] == "postgres"
+    assert any("--backend-store-uri=postgresql+psycopg2://" in a for a in services["mlflow"]["command"])
+    # Every ${VARIABLE} has a default or is documented in env.example.
+    text = (DOCKER / "compose.yaml").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (DOCKER / "env.example").read_text(), re.M))
+    for variable, rest in re.findall(r"\$\{([A-Z_]+)([^}]*)\}", text):
+        assert rest.startswith((":-", ":?")) or variable in documented, variable
+
+
+def test_compose_config_renders_where_the_compose_plugin_exists(monkeypatch):
+    docker = shutil.which("docker")
+    if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("the docker compose plugin is not installed on this machine")
+    monkeypatch.setenv("POSTGRES_PASSWORD", "test-only")
+    result = subprocess.run(
+        [docker, "compose", "-f", str(DOCKER / "compose.yaml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _without_required(schema: dict) -> dict:
+    """The chart's schema as it applies to an override file: Helm validates the override merged
+    with the chart's own values.yaml, which supplies every required key, so required lists at the
+    level of definitions are dropped (conditional ones, type -> config section, are kept)."""
+    schema = copy.deepcopy(schema)
+    schema.pop("required", None)
+    for definition in schema["definitions"].values():
+        definition.pop("required", None)
+    return schema
+
+
+@pytest.fixture(scope="module")
+def helm_schema() -> dict:
+    return _without_required(
+        json.loads((DOCKER / "schemas" / "dagster-helm-values.excerpt.schema.json").read_text())
+    )
+
+
+def test_helm_values_match_the_dagster_charts_schema(helm_schema):
+    values = _yaml(DOCKER / "helm" / "values.yaml")
+    jsonschema.Draft7Validator(helm_schema).validate(values)
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert deployment["codeServerArgs"] == ["-m", "forecast_assets.definitions"]
+    assert {"name": "FORECAST_EXECUTOR", "value": "k8s"} in deployment["env"]
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+    assert values["postgresql"]["enabled"] is False
+    assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
+    # The chart fails when run limits are set both on the run coordinator and under concurrency.
+    assert not values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert values["concurrency"]["pools"]["defaultLimit"] == 1
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (["runLauncher", "config", "k8sRunLauncher", "envSecret"], []),  # typo of envSecrets
+        (["runLauncher", "type"], "K8sLauncher"),
+        (["concurrency", "pools", "default_limit"], 1),  # the chart spells it defaultLimit
+        (["dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator", "maxRuns"], 3),
+    ],
+)
+def test_the_helm_schema_check_catches_mistakes(helm_schema, path, value):
+    values = _yaml(DOCKER / "helm" / "values.yaml")
+    node = values
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(helm_schema).validate(values)
+
+
+def test_the_chronos_step_pod_gets_a_gpu_node_selector_and_toleration():
+    node = defs.resolve_assets_def("chronos_forecast").node_def
+    user_config = get_user_defined_k8s_config(node.tags)
+    job = construct_dagster_k8s_job(
+        DagsterK8sJobConfig(
+            job_image="registry.example.com/forecast-assets:0.1.0-cu128", dagster_home="/opt/dagster/home"
+        ),
+        args=["dagster", "api", "execute_step"],
+        job_name="dagster-step-chronos",
+        user_defined_k8s_config=user_config,
+    )
+    pod = job.spec.template.spec
+    assert pod.node_selector == {"nvidia.com/gpu.present": "true"}
+    assert [(t.key, t.operator, t.effect) for t in pod.tolerations] == [
+        ("nvidia.com/gpu", "Exists", "NoSchedule")
+    ]
+    assert pod.containers[0].resources.limits == {"nvidia.com/gpu": "1"}
+    # No other step asks for a GPU.
+    for other in ("baseline_forecast", "forecast_evaluation", "inventory_metrics"):
+        assert "dagster-k8s/config" not in defs.resolve_assets_def(other).node_def.tags
+
+
+def test_the_executor_follows_the_setting_and_needs_postgres_for_several_processes(tmp_path):
+    def settings(warehouse_url: str, executor: str) -> Settings:
+        return Settings(
+            home=tmp_path,
+            landing_dir=tmp_path,
+            warehouse_url=warehouse_url,
+            mlflow_tracking_uri="sqlite:///x.db",
+            executor=executor,
+        )
+
+    assert run_executor(settings("postgresql://u@h/d", "k8s")).name == "k8s"
+    assert run_executor(settings("postgresql://u@h/d", "multiprocess")).name == "multiprocess"
+    assert run_executor(settings(f"duckdb:///{tmp_path}/w.duckdb", "in_process")).name == "in_process"
+    with pytest.raises(ValueError, match="DuckDB warehouse admits one writing process"):
+        run_executor(settings(f"duckdb:///{tmp_path}/w.duckdb", "k8s"))
+    with pytest.raises(ValueError, match="FORECAST_EXECUTOR must be one of"):
+        run_executor(settings("postgresql://u@h/d", "celery"))
+
+
+PG_ENV = {
+    "DAGSTER_PG_HOST": "db.internal",
+    "DAGSTER_PG_PORT": "5432",
+    "DAGSTER_PG_USER": "dagster",
+    "DAGSTER_PG_PASSWORD": "",
+    "DAGSTER_PG_DB": "dagster",
+}
+
+
+@pytest.mark.parametrize(
+    "config", [DOCKER / "dagster.yaml", INSTANCE_CONFIGS["postgres"], INSTANCE_CONFIGS["sqlite"]]
+)
+def test_instance_configs_pass_dagsters_validation(config, tmp_path, monkeypatch):
+    for name, value in PG_ENV.items():
+        monkeypatch.setenv(name, value)
+    shutil.copy(config, tmp_path / "dagster.yaml")
+    checked, _ = dagster_instance_config(str(tmp_path))
+    for section in ("run_coordinator", "run_launcher", "compute_logs", "local_artifact_storage"):
+        if section in checked:  # configurable classes: the module and class must exist
+            module = importlib.import_module(checked[section]["module"])
+            assert hasattr(module, checked[section]["class"]), section
+    if config != INSTANCE_CONFIGS["sqlite"]:
+        assert checked["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+        assert checked["storage"]["postgres"]["postgres_db"]["hostname"] == {"env": "DAGSTER_PG_HOST"}
+
+
+def test_the_cli_writes_the_instance_config_the_environment_asks_for(tmp_path, monkeypatch):
+    for name in PG_ENV:
+        monkeypatch.delenv(name, raising=False)
+    target = prepare_dagster_home(tmp_path)
+    assert target.read_text() == INSTANCE_CONFIGS["sqlite"].read_text()
+    monkeypatch.setenv("DAGSTER_PG_HOST", "db.internal")
+    with pytest.raises(SystemExit, match="DAGSTER_PG_USER, DAGSTER_PG_DB"):
+        prepare_dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_PG_USER", "dagster")
+    monkeypatch.setenv("DAGSTER_PG_DB", "dagster")
+    assert prepare_dagster_home(tmp_path).read_text() == INSTANCE_CONFIGS["postgres"].read_text()
+    target.write_text("# edited by hand\n")
+    assert prepare_dagster_home(tmp_path).read_text() == "# edited by hand\n"
+
+
+def test_a_postgres_instance_stores_runs_on_the_server(postgres_url, tmp_path, monkeypatch):
+    parts = postgres_parts(postgres_url)
+    for name, key in (
+        ("HOST", "host"),
+        ("PORT", "port"),
+        ("USER", "user"),
+        ("PASSWORD", "password"),
+        ("DB", "dbname"),
+    ):
+        monkeypatch.setenv(f"DAGSTER_PG_{name}", parts[key])
+    home = prepare_dagster_home(tmp_path).parent
+
+    @asset
+    def hello() -> int:
+        return 1
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        result = materialize([hello], instance=instance)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).is_success
+
+
+def test_the_image_installs_the_way_the_readme_does():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    setup = makefile[makefile.index("$(STAMP): pyproject.toml") : makefile.index("touch $(STAMP)")]
+    torch = re.search(r"pip install --quiet torch==([\d.]+)", setup).group(1)
+    assert re.search(rf"^ARG TORCH_VERSION={re.escape(torch)}$", dockerfile, re.M)
+    assert "ARG TORCH_VARIANT=cpu" in dockerfile
+    assert (
+        'pip install "torch==${TORCH_VERSION}" --index-url "https://download.pytorch.org/whl/${TORCH_VARIANT}"'
+        in dockerfile
+    )
+    # Same order: torch, then the package (editable, so it finds dbt_project/), then dbt parse.
+    steps = ["torch==", "pip install -e .", "dbt parse --profiles-dir . --quiet"]
+    positions = [dockerfile.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert setup.index("torch==") < setup.index('install --quiet -e ".[dev]"') < setup.index("dbt parse")
+    assert "dbt parse --profiles-dir . --quiet" in setup
+    # The image's default command serves the module pyproject.toml names as the code location.
+    assert "forecast_assets.definitions" in dockerfile.splitlines()[-1]
+    assert 'module_name = "forecast_assets.definitions"' in (REPO_ROOT / "pyproject.toml").read_text()
