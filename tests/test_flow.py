@@ -6,7 +6,7 @@ import itertools
 
 import mlflow
 import pytest
-from dagster import AssetCheckSeverity, AssetKey, materialize
+from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
 from forecast_assets.clients import clients_partitions
 from forecast_assets.definitions import ASSETS
@@ -241,3 +241,35 @@ def test_evaluation_across_origins_tracks_live_accuracy_champions_and_drift(tmp_
     assert (
         "evaluation/demand_drift.json" in artifacts and "evaluation/forecast_evaluation.parquet" in artifacts
     )
+
+
+def test_a_future_promotion_in_the_promotions_file_reaches_chronos(chronos_settings, landing):
+    """Covariates reach the model end to end: a promotion added to the client's promotions file for
+    days in the horizon changes that item's Chronos forecast, and leaves another item's alone."""
+    settings = chronos_settings
+    instance = make_instance(settings.home)
+    instance.add_dynamic_partitions(clients_partitions.name, ["shop_a"])
+
+    def medians() -> dict[str, list[float]]:
+        result = materialize(
+            ASSETS,
+            selection=AssetSelection.keys("chronos_forecast").upstream(),
+            partition_key="shop_a",
+            resources=build_resources(settings),
+            instance=instance,
+        )
+        assert result.success
+        rows = sql(
+            settings,
+            "select item_id, q50 from ml.chronos_forecast where client_id = 'shop_a' "
+            "and kind = 'forecast' and item_id in ('A-0002', 'A-0004') order by item_id, date",
+        )
+        return {item: [q for i, q in rows if i == item] for item in ("A-0002", "A-0004")}
+
+    before = medians()
+    with (landing / "shop_a" / "promotions.csv").open("a") as handle:
+        handle.write("A-0002,2026-11-04,2026-11-10,discount,0.3\n")  # inside the 28-day horizon
+    after = medians()
+    assert len(before["A-0002"]) == len(after["A-0002"]) == 28
+    assert after["A-0002"] != pytest.approx(before["A-0002"], rel=1e-6)
+    assert after["A-0004"] == pytest.approx(before["A-0004"], rel=1e-5)  # no cross-learning
