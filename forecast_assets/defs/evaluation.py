@@ -29,13 +29,12 @@ from forecast_assets.core.drift import demand_drift, residual_drift
 from forecast_assets.core.evaluation import (
     choose_champions,
     choose_client_champions,
-    evaluate_backtest,
     forecast_value_added,
     live_accuracy,
     scored_rows,
     with_champions,
 )
-from forecast_assets.core.metrics import metric_columns
+from forecast_assets.core.metrics import accuracy_by_level, metric_columns
 from forecast_assets.core.plots import accuracy_bar_chart, fan_chart
 from forecast_assets.defs.inputs import ForecastRunConfig, last_date, load_demand, resolve_as_of
 from forecast_assets.resources.params import ForecastParams
@@ -157,7 +156,9 @@ def forecast_evaluation(
     backtest = forecasts[forecasts["kind"] == "backtest"]
     future = forecasts[forecasts["kind"] == "forecast"]
 
-    accuracy = evaluate_backtest(backtest, demand, quantiles)
+    # Scored once: the accuracy table and the residual drift check read the same rows.
+    scored = scored_rows(backtest, demand, quantiles)
+    accuracy = accuracy_by_level(scored, quantiles)
     fva = forecast_value_added(accuracy, params.champion_metric, levels=("item", "client", "step"))
     accuracy["fva"] = fva["fva"].to_numpy() if len(fva) == len(accuracy) else float("nan")
     incumbents = previous_champions(warehouse, client_id, as_of)
@@ -174,7 +175,6 @@ def forecast_evaluation(
     earlier = load_earlier_forecasts(warehouse, client_id, as_of)
     live = live_accuracy(earlier, demand, quantiles) if not earlier.empty else pd.DataFrame()
 
-    scored = scored_rows(backtest, demand, quantiles)
     demand_check = demand_drift(demand, as_of, recent_days=params.drift_recent_days)
     residual_check = residual_drift(scored, recent_days=params.drift_recent_days)
     client_rows = accuracy[accuracy["level"] == "client"].set_index("model")

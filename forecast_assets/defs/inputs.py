@@ -31,6 +31,22 @@ def _dated(frame: pl.DataFrame) -> pd.DataFrame:
     return out.sort_values(["item_id", "date"]).reset_index(drop=True)
 
 
+def _read(
+    warehouse: Warehouse,
+    table: str,
+    client_id: str,
+    until: pd.Timestamp | None,
+    items: Sequence[str] | None,
+) -> pl.DataFrame:
+    """One client's rows of ``table``, optionally only some items and only dates up to ``until``."""
+    day = until.date() if until is not None else None
+    if items is not None:
+        return warehouse.read_client_items(table, client_id, items, day)
+    if day is not None:
+        return warehouse.read_client(table, client_id, "date <= ?", [day])
+    return warehouse.read_client(table, client_id)
+
+
 def load_demand(
     warehouse: Warehouse,
     client_id: str,
@@ -38,13 +54,7 @@ def load_demand(
     items: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Daily demand of a client (optionally only some items, only up to ``until``)."""
-    day = until.date() if until is not None else None
-    if items is not None:
-        frame = warehouse.read_client_items(DEMAND_TABLE, client_id, items, day)
-    elif day is not None:
-        frame = warehouse.read_client(DEMAND_TABLE, client_id, "date <= ?", [day])
-    else:
-        frame = warehouse.read_client(DEMAND_TABLE, client_id)
+    frame = _read(warehouse, DEMAND_TABLE, client_id, until, items)
     if frame.is_empty():
         raise ValueError(
             f"client '{client_id}' has no rows in {DEMAND_TABLE}: did ingestion accept any sales?"
@@ -59,12 +69,7 @@ def load_calendar(
     items: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Known-future covariates per item and day (optionally some items, only up to ``until``)."""
-    day = until.date() if until is not None else None
-    if items is not None:
-        return _dated(warehouse.read_client_items(CALENDAR_TABLE, client_id, items, day))
-    if day is not None:
-        return _dated(warehouse.read_client(CALENDAR_TABLE, client_id, "date <= ?", [day]))
-    return _dated(warehouse.read_client(CALENDAR_TABLE, client_id))
+    return _dated(_read(warehouse, CALENDAR_TABLE, client_id, until, items))
 
 
 def load_events(warehouse: Warehouse, client_id: str) -> pd.DataFrame | None:
