@@ -97,3 +97,14 @@ def landing(tmp_path) -> Path:
     folder = tmp_path / "landing"
     write_demo_landing(folder, clients=SMALL_CLIENTS, end_date=END, history_days=160)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_defs_state_storage():
+    """An earlier test's Dagster instance can stay registered as the process's current defs-state
+    storage; once that instance is collected, the next Definitions load fails on its dead weakref
+    ("Attempted to resolve undefined DagsterInstance weakref", seen intermittently in CI)."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield
