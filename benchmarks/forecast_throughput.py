@@ -180,8 +180,8 @@ def _origins(settings):
 
 def _time_asset(settings) -> tuple[float, int]:
     from dagster import DagsterInstance, materialize
-
     from forecast_assets.clients import clients_partitions
+
     from forecast_assets.defs.forecasting import chronos_forecast
     from forecast_assets.resources.build import build_resources
 
@@ -198,7 +198,7 @@ def _time_asset(settings) -> tuple[float, int]:
 
 
 def _time_bare(settings, pipeline) -> tuple[float, int]:
-    from forecast_assets.core.chronos_frames import build_frames
+    from forecast_assets.core.forecasting.chronos_frames import build_frames
     from forecast_assets.defs.inputs import load_calendar, load_demand
     from forecast_assets.resources.warehouse import Warehouse
 
@@ -237,7 +237,7 @@ def _time_bare(settings, pipeline) -> tuple[float, int]:
 
 
 def _time_baselines(settings, n_jobs: int) -> tuple[float, int]:
-    from forecast_assets.core.baselines import forecast_baselines
+    from forecast_assets.core.forecasting.baselines import forecast_baselines
     from forecast_assets.defs.inputs import load_demand
     from forecast_assets.resources.warehouse import Warehouse
 
@@ -291,7 +291,7 @@ def _measure_once(
 
 
 def model_dir_for(size: str, root: Path) -> Path:
-    from forecast_assets.core.tiny_chronos import CHRONOS2_BASE, save_tiny_chronos2
+    from forecast_assets.demo.tiny_chronos import CHRONOS2_BASE, save_tiny_chronos2
 
     target = root / f"chronos-2-{size}"
     if not target.exists():

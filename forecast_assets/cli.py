@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from forecast_assets.clients import clients_partitions, validate_client_key
+from forecast_assets.core.clients import validate_client_key
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.settings import REPO_ROOT, Settings
 
 INSTANCE_CONFIGS = {"sqlite": REPO_ROOT / "dagster.yaml", "postgres": REPO_ROOT / "dagster.postgres.yaml"}
@@ -81,7 +82,7 @@ def run_clients(settings: Settings, clients: list[str], as_of: str | None = None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from forecast_assets.core.sample_data import write_demo_landing
+    from forecast_assets.demo.sample_data import write_demo_landing
 
     settings = Settings.from_env()
     clients = write_demo_landing(settings.landing_dir)
@@ -112,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_retrospective(settings: Settings, clients: list[str], as_of_range: str, every_days: int) -> bool:
     """One run per client and origin over ``START:END`` (oldest first): the forecasts the clients
     would have had, each scored against what happened after it (``fct_forecast_accuracy``)."""
-    from forecast_assets.core.retrospective import as_of_dates, parse_as_of_range
+    from forecast_assets.core.running.retrospective import as_of_dates, parse_as_of_range
 
     start, end = parse_as_of_range(as_of_range)
     ok = True
@@ -123,7 +124,7 @@ def run_retrospective(settings: Settings, clients: list[str], as_of_range: str, 
 
 
 def cmd_tiny_model(args: argparse.Namespace) -> int:
-    from forecast_assets.core.tiny_chronos import save_tiny_chronos2
+    from forecast_assets.demo.tiny_chronos import save_tiny_chronos2
 
     path = save_tiny_chronos2(Path(args.directory))
     print(f"random-weight Chronos-2 saved to {path} (meaningless forecasts; for testing the code path)")

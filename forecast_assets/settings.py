@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def _env(name: str, default: str) -> str:
@@ -279,7 +279,3 @@ def redact_webhook_url(value: str) -> str:
         return ""
     return f"{match.group(1)}{match.group(2)}/***" if match else "***"
 
-
-def quantile_column(q: float) -> str:
-    """Column name for quantile level ``q`` (0.1 -> ``q10``), the same in every output table."""
-    return f"q{round(q * 100):02d}"

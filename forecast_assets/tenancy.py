@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import psycopg2.extensions
 from psycopg2 import sql
 
-from forecast_assets.clients import validate_client_key
+from forecast_assets.core.clients import validate_client_key
 from forecast_assets.resources import warehouse_postgres as pg
 
 CONSUMER_MARTS = (

@@ -16,8 +16,8 @@ import pytest
 from dagster import DagsterInstance
 
 from forecast_assets.cli import prepare_dagster_home
-from forecast_assets.core.sample_data import DemoClient, write_demo_landing
-from forecast_assets.core.tiny_chronos import save_tiny_chronos2
+from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
+from forecast_assets.demo.tiny_chronos import save_tiny_chronos2
 from forecast_assets.settings import Settings
 from forecast_assets.urls import postgres_parts, sqlalchemy_url
 

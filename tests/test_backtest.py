@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_assets.core.backtest import (
+from forecast_assets.core.forecasting.backtest import (
     attach_actuals,
     backtest_cutoffs,
     backtest_windows,

@@ -5,16 +5,21 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from forecast_assets.core.chronos_frames import (
+from forecast_assets.core.forecasting.chronos_frames import (
     FUTURE_COVARIATES,
     ForecastInputError,
     build_frames,
     screen_series,
 )
-from forecast_assets.core.chronos_model import load_pipeline, model_name, predict, supports_covariates
-from forecast_assets.core.chronos_stream import stream_forecasts
-from forecast_assets.core.tiny_chronos import save_tiny_chronos_bolt
-from forecast_assets.settings import quantile_column
+from forecast_assets.core.forecasting.chronos_model import (
+    load_pipeline,
+    model_name,
+    predict,
+    supports_covariates,
+)
+from forecast_assets.core.forecasting.chronos_stream import stream_forecasts
+from forecast_assets.core.forecasting.frame import quantile_column
+from forecast_assets.demo.tiny_chronos import save_tiny_chronos_bolt
 
 QUANTILES = (0.1, 0.5, 0.9)
 HORIZON = 14

@@ -1,7 +1,7 @@
 import pytest
 
-from forecast_assets.clients import InvalidClientKey, validate_client_key
-from forecast_assets.core.landing import client_landing_dir
+from forecast_assets.core.clients import InvalidClientKey, validate_client_key
+from forecast_assets.core.landing.validation import client_landing_dir
 
 
 @pytest.mark.parametrize("key", ["acme", "m5_ca_1", "0shop", "a" * 63])

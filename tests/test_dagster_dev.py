@@ -19,9 +19,9 @@ import shutil
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from forecast_assets.core.sample_data import DemoClient, write_demo_landing
 from forecast_assets.definitions import ASSETS
 from forecast_assets.defs.sensors import run_client
+from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
 from forecast_assets.resources.duckdb_lock import connect_duckdb
 from forecast_assets.settings import REPO_ROOT
 

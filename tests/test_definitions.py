@@ -3,8 +3,8 @@ import datetime as dt
 from dagster import AssetKey, build_schedule_context, instance_for_test
 from dagster_k8s.job import get_user_defined_k8s_config
 
-from forecast_assets.clients import clients_partitions
 from forecast_assets.definitions import daily_forecast_schedule, defs
+from forecast_assets.defs.partitions import clients_partitions
 
 
 def test_one_job_carries_a_client_from_landing_to_marts():

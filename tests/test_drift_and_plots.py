@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_assets.core.drift import TOTAL_COLUMN, compare_windows, demand_drift, residual_drift
-from forecast_assets.core.plots import PNG_SIGNATURE, accuracy_bar_chart, fan_chart
+from forecast_assets.core.evaluation.drift import TOTAL_COLUMN, compare_windows, demand_drift, residual_drift
+from forecast_assets.core.evaluation.plots import PNG_SIGNATURE, accuracy_bar_chart, fan_chart
 
 AS_OF = pd.Timestamp("2024-03-31")
 

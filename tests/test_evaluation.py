@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_assets.core.backtest import backtest_cutoffs
-from forecast_assets.core.evaluation import (
+from forecast_assets.core.evaluation.scoring import (
     choose_champions,
     choose_client_champions,
     evaluate_backtest,
@@ -13,6 +12,7 @@ from forecast_assets.core.evaluation import (
     live_accuracy,
     with_champions,
 )
+from forecast_assets.core.forecasting.backtest import backtest_cutoffs
 
 AS_OF = pd.Timestamp("2024-03-31")
 ALL = {"chronos-2", "auto_ets", "seasonal_naive", "moving_average_7"}

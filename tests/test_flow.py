@@ -8,10 +8,10 @@ import mlflow
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
-from forecast_assets.clients import clients_partitions
+from forecast_assets.core.forecasting.frame import quantile_column
 from forecast_assets.definitions import ASSETS
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.resources.build import build_resources
-from forecast_assets.settings import quantile_column
 
 from .backends import sql_rows
 from .conftest import SMALL_CLIENTS, make_instance, make_settings

@@ -7,20 +7,22 @@ import polars as pl
 import pytest
 from scipy.stats import norm
 
-from forecast_assets.core.inventory import (
-    OUTPUT_SCHEMA,
+from forecast_assets.core.classification import (
     abc_classes,
     adi_cv2,
     demand_class,
     demand_profile,
+    weekly_cv,
+    xyz_class,
+)
+from forecast_assets.core.inventory.policy import (
+    OUTPUT_SCHEMA,
     inventory_recommendations,
     quantile_sigma,
     round_order,
     safety_stock,
     service_z,
     to_inventory_table,
-    weekly_cv,
-    xyz_class,
 )
 
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from forecast_assets.core.landing import LandingError, ingest_client
+from forecast_assets.core.landing.validation import LandingError, ingest_client
 
 TODAY = dt.date(2026, 11, 23)
 PRODUCTS = "item_id,name,category,unit_cost,price,lead_time_days\nA,Apple,fresh,1,2,3\nB,Bread,bakery,1,3,2\n"

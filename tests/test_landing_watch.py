@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from forecast_assets.clients import InvalidClientKey
-from forecast_assets.core.landing_watch import (
+from forecast_assets.core.clients import InvalidClientKey
+from forecast_assets.core.landing.watch import (
     FileStamp,
     WatchState,
     decide,
@@ -13,7 +13,7 @@ from forecast_assets.core.landing_watch import (
     scan_client,
     scan_landing,
 )
-from forecast_assets.core.sample_data import DemoClient, write_demo_landing
+from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
 
 CLIENT = DemoClient("corner_shop", n_items=2, sales_format="csv", base_level=5.0, seed=1)
 

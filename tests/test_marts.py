@@ -17,13 +17,13 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from forecast_assets.core.forecast_frame import forecast_table_schema
-from forecast_assets.core.inventory import inventory_recommendations, to_inventory_table
-from forecast_assets.core.landing import PRODUCTS
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES, forecast_table_schema, quantile_column
+from forecast_assets.core.inventory.policy import inventory_recommendations, to_inventory_table
+from forecast_assets.core.landing.validation import PRODUCTS
 from forecast_assets.defs.dbt import dbt_executable
 from forecast_assets.defs.evaluation import EVALUATION_SCHEMA
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
-from forecast_assets.settings import DBT_PROJECT_DIR, DEFAULT_QUANTILES, quantile_column
+from forecast_assets.settings import DBT_PROJECT_DIR
 from forecast_assets.urls import dbt_env
 
 from .backends import BACKEND, SCRATCH, clone_warehouse, execute, sql_rows

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import utilsforecast.losses as ufl
 
-from forecast_assets.core.metrics import (
+from forecast_assets.core.evaluation.metrics import (
     accuracy_by_level,
     point_metrics,
     score_forecasts,

@@ -4,8 +4,8 @@ import duckdb
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from forecast_assets.clients import clients_partitions
 from forecast_assets.definitions import ASSETS
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.resources.build import build_resources
 
 from .conftest import make_settings

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import duckdb
 import pytest
 
-from forecast_assets.core.freshness import stale_clients
-from forecast_assets.core.retrospective import as_of_dates, parse_as_of_range
-from forecast_assets.core.webhook import WebhookError, failure_message, post_json
+from forecast_assets.alerts import WebhookError, failure_message, post_json
+from forecast_assets.core.running.freshness import stale_clients
+from forecast_assets.core.running.retrospective import as_of_dates, parse_as_of_range
 from forecast_assets.resources.duckdb_lock import connect_duckdb, is_lock_conflict
 from forecast_assets.settings import Settings, redact_webhook_url
 

@@ -19,12 +19,12 @@ from dagster import (
     materialize,
 )
 
-from forecast_assets.clients import clients_partitions
-from forecast_assets.core.sample_data import DemoClient, write_demo_landing
 from forecast_assets.definitions import ASSETS, defs
 from forecast_assets.defs.automation import build_daily_schedule
 from forecast_assets.defs.freshness import FORECAST_MART, build_forecast_freshness_check
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.defs.sensors import build_failure_sensor, build_landing_sensor, run_client
+from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
 from forecast_assets.resources.build import build_resources
 from forecast_assets.settings import REPO_ROOT
 

@@ -14,9 +14,10 @@ from dagster import (
     schedule,
 )
 
-from forecast_assets.clients import InvalidClientKey, clients_partitions, validate_client_key
+from forecast_assets.core.clients import InvalidClientKey, validate_client_key
 from forecast_assets.defs.executors import run_executor
 from forecast_assets.defs.freshness import FRESHNESS_CHECK
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.settings import Settings
 
 TRIGGER_TAG = "forecast-assets/trigger"

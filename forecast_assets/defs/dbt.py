@@ -17,7 +17,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from forecast_assets.clients import clients_partitions, validate_client_key
+from forecast_assets.core.clients import validate_client_key
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import Warehouse
 from forecast_assets.settings import DBT_PROJECT_DIR, Settings

@@ -24,9 +24,11 @@ from dagster import (
     asset,
 )
 
-from forecast_assets.clients import clients_partitions, validate_client_key
-from forecast_assets.core.drift import demand_drift, residual_drift
-from forecast_assets.core.evaluation import (
+from forecast_assets.core.clients import validate_client_key
+from forecast_assets.core.evaluation.drift import demand_drift, residual_drift
+from forecast_assets.core.evaluation.metrics import accuracy_by_level, metric_columns
+from forecast_assets.core.evaluation.plots import accuracy_bar_chart, fan_chart
+from forecast_assets.core.evaluation.scoring import (
     choose_champions,
     choose_client_champions,
     forecast_value_added,
@@ -34,9 +36,8 @@ from forecast_assets.core.evaluation import (
     scored_rows,
     with_champions,
 )
-from forecast_assets.core.metrics import accuracy_by_level, metric_columns
-from forecast_assets.core.plots import accuracy_bar_chart, fan_chart
 from forecast_assets.defs.inputs import ForecastRunConfig, last_date, load_demand, resolve_as_of
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.tracking import MlflowTracking
 from forecast_assets.resources.warehouse import TableWrite, Warehouse

@@ -22,12 +22,12 @@ from dagster import (
     asset,
 )
 
-from forecast_assets.clients import clients_partitions, validate_client_key
-from forecast_assets.core.backtest import backtest_cutoffs
-from forecast_assets.core.baselines import forecast_baselines
-from forecast_assets.core.chronos_model import ModelUnavailable, model_name, supports_covariates
-from forecast_assets.core.chronos_stream import forecast_rows, stream_forecasts
-from forecast_assets.core.forecast_frame import forecast_problems, to_forecast_table
+from forecast_assets.core.clients import validate_client_key
+from forecast_assets.core.forecasting.backtest import backtest_cutoffs
+from forecast_assets.core.forecasting.baselines import forecast_baselines
+from forecast_assets.core.forecasting.chronos_model import ModelUnavailable, model_name, supports_covariates
+from forecast_assets.core.forecasting.chronos_stream import forecast_rows, stream_forecasts
+from forecast_assets.core.forecasting.frame import forecast_problems, to_forecast_table
 from forecast_assets.defs.inputs import (
     ForecastRunConfig,
     client_items,
@@ -37,6 +37,7 @@ from forecast_assets.defs.inputs import (
     load_events,
     resolve_as_of,
 )
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.resources.chronos import ChronosModel
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.tracking import MlflowTracking

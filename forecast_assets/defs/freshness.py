@@ -25,8 +25,9 @@ from dagster import (
     asset_check,
 )
 
-from forecast_assets.clients import InvalidClientKey, clients_partitions, validate_client_key
-from forecast_assets.core.freshness import stale_clients
+from forecast_assets.core.clients import InvalidClientKey, validate_client_key
+from forecast_assets.core.running.freshness import stale_clients
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.settings import Settings
 
 FORECAST_MART = AssetKey("fct_demand_forecast")

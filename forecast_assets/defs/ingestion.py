@@ -14,8 +14,9 @@ from dagster import (
     multi_asset,
 )
 
-from forecast_assets.clients import clients_partitions, validate_client_key
-from forecast_assets.core.landing import ALL_KINDS, EVENTS, describe_rejects, ingest_client
+from forecast_assets.core.clients import validate_client_key
+from forecast_assets.core.landing.validation import ALL_KINDS, EVENTS, describe_rejects, ingest_client
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 

@@ -6,7 +6,7 @@ import pandas as pd
 import polars as pl
 from dagster import Config
 
-from forecast_assets.core.landing import events_wide
+from forecast_assets.core.landing.validation import events_wide
 from forecast_assets.resources.warehouse import Warehouse
 
 DEMAND_TABLE = "analytics.ts_demand_daily"

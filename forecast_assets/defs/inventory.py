@@ -3,10 +3,12 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from forecast_assets.clients import clients_partitions, validate_client_key
-from forecast_assets.core.inventory import demand_profile, inventory_recommendations, to_inventory_table
+from forecast_assets.core.classification import demand_profile
+from forecast_assets.core.clients import validate_client_key
+from forecast_assets.core.inventory.policy import inventory_recommendations, to_inventory_table
 from forecast_assets.defs.evaluation import load_champions, load_forecasts
 from forecast_assets.defs.inputs import ForecastRunConfig, load_demand, resolve_as_of
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.resources.params import ForecastParams
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 

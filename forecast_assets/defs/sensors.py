@@ -18,10 +18,11 @@ from dagster import (
     sensor,
 )
 
-from forecast_assets.clients import InvalidClientKey, clients_partitions, validate_client_key
-from forecast_assets.core.landing_watch import WatchState, decide, run_key
-from forecast_assets.core.webhook import WebhookError, failure_message, post_json
+from forecast_assets.alerts import WebhookError, failure_message, post_json
+from forecast_assets.core.clients import InvalidClientKey, validate_client_key
+from forecast_assets.core.landing.watch import WatchState, decide, run_key
 from forecast_assets.defs.automation import TRIGGER_TAG, forecast_job
+from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.settings import Settings, redact_webhook_url
 
 DIGEST_TAG = "forecast-assets/landing_digest"

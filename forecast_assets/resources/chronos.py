@@ -7,7 +7,7 @@ from typing import Any
 
 from dagster import ConfigurableResource
 
-from forecast_assets.core.chronos_model import load_pipeline
+from forecast_assets.core.forecasting.chronos_model import load_pipeline
 
 _CACHE: dict[tuple[str, str, str], Any] = {}
 _LOCK = threading.Lock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from forecast_assets.settings import DEFAULT_QUANTILES
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 
 
 class ForecastParams(ConfigurableResource):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import ConfigurableResource
 
-from forecast_assets.clients import validate_client_key
+from forecast_assets.core.clients import validate_client_key
 from forecast_assets.urls import sqlalchemy_url
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 import polars as pl
 from dagster import ConfigurableResource
 
-from forecast_assets.clients import validate_client_key
+from forecast_assets.core.clients import validate_client_key
 from forecast_assets.resources import warehouse_postgres as pg
 from forecast_assets.resources.duckdb_lock import connect_duckdb
 from forecast_assets.urls import warehouse_backend

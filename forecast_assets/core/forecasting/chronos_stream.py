@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from forecast_assets.core.chronos_frames import build_frames
-from forecast_assets.core.chronos_model import item_chunks, model_name, predict
-from forecast_assets.core.forecast_frame import forecast_problems, to_forecast_table
+from forecast_assets.core.forecasting.chronos_frames import build_frames
+from forecast_assets.core.forecasting.chronos_model import item_chunks, model_name, predict
+from forecast_assets.core.forecasting.frame import forecast_problems, to_forecast_table
 
 ChunkReader = Callable[[list[str]], tuple[pd.DataFrame, pd.DataFrame]]
 EXCLUSION_SCHEMA = {

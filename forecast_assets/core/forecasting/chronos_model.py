@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast_assets.core.chronos_frames import PAST_COVARIATES, ChronosFrames
-from forecast_assets.core.forecast_frame import finalize_forecast
-from forecast_assets.settings import quantile_column
+from forecast_assets.core.forecasting.chronos_frames import PAST_COVARIATES, ChronosFrames
+from forecast_assets.core.forecasting.frame import finalize_forecast, quantile_column
 
 log = logging.getLogger(__name__)
 

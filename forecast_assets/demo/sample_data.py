@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from forecast_assets.clients import validate_client_key
+from forecast_assets.core.clients import validate_client_key
 from forecast_assets.settings import DBT_PROJECT_DIR
 
 DEMO_END_DATE = dt.date(2026, 10, 31)

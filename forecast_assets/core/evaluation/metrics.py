@@ -50,10 +50,9 @@ import numpy as np
 import pandas as pd
 import utilsforecast.losses as ufl
 
-from forecast_assets.settings import DEFAULT_QUANTILES, quantile_column
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES, quantile_column
 
 SEASON = 7
-METRICS = ("mae", "rmse", "bias", "wape", "mase")  # the legacy holdout table (score_backtest)
 ACCURACY_METRICS = ("mae", "rmse", "bias", "wape", "mape", "smape", "mase", "wql", "sql")
 LOWER_IS_BETTER = frozenset({"mae", "rmse", "wape", "mape", "smape", "mase", "wql", "sql"})
 DEFAULT_INTERVAL = (0.1, 0.9)
@@ -132,26 +131,6 @@ def point_metrics(actual: np.ndarray, forecast: np.ndarray, scale: float = float
         "wape": float(np.sum(np.abs(err)) / denominator) if denominator > 0 else float("nan"),
         "mase": mae / scale if scale and not np.isnan(scale) else float("nan"),
     }
-
-
-def score_backtest(scored: pd.DataFrame, scales: pd.Series) -> pd.DataFrame:
-    """Legacy holdout table: MAE, RMSE, bias, WAPE, MASE per (model, item) and per model overall.
-
-    ``scored`` has model, item_id, actual, point; ``scales`` maps item_id to its MASE scale. The
-    overall MASE is the mean of item MASEs; the overall WAPE pools all errors. New code should use
-    :func:`accuracy_by_level`, which adds the percentage and quantile metrics and horizon steps.
-    """
-    rows = []
-    for (model, item), group in scored.groupby(["model", "item_id"], sort=True):
-        metrics = point_metrics(group["actual"], group["point"], scales.get(item, float("nan")))
-        rows.append({"level": "item", "model": model, "item_id": item, "n_obs": len(group), **metrics})
-    per_item = pd.DataFrame(rows)
-    overall = []
-    for model, group in scored.groupby("model", sort=True):
-        metrics = point_metrics(group["actual"], group["point"])
-        metrics["mase"] = float(per_item.loc[per_item["model"] == model, "mase"].mean())
-        overall.append({"level": "client", "model": model, "item_id": None, "n_obs": len(group), **metrics})
-    return pd.concat([per_item, pd.DataFrame(overall)], ignore_index=True)
 
 
 def _present_quantiles(frame: pd.DataFrame, quantiles: Sequence[float]) -> list[tuple[float, str]]:

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecast_assets.clients import InvalidClientKey, validate_client_key
-from forecast_assets.core.landing import ALL_KINDS, find_files
+from forecast_assets.core.clients import InvalidClientKey, validate_client_key
+from forecast_assets.core.landing.validation import ALL_KINDS, find_files
 
 # Without these two kinds ingestion accepts nothing (sales of unknown items are rejected), so a
 # folder that lacks them is a delivery still in progress rather than a run that is bound to fail.

@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from forecast_assets.settings import quantile_column
+# The quantile levels every model writes unless FORECAST_QUANTILES says otherwise (Chronos-2 is
+# trained on 0.01..0.99; the served table keeps deciles).
+DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def quantile_column(q: float) -> str:
+    """Column name for quantile level ``q`` (0.1 -> ``q10``), the same in every output table."""
+    return f"q{round(q * 100):02d}"
+
 
 
 def finalize_forecast(

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from forecast_assets.settings import quantile_column
+from forecast_assets.core.forecasting.frame import quantile_column
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

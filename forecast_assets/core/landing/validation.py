@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from forecast_assets.clients import validate_client_key
+from forecast_assets.core.clients import validate_client_key
 
 REJECT_SCHEMA = {
     "client_id": pl.Utf8,

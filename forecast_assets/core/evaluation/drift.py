@@ -270,7 +270,7 @@ def residual_drift(
     """Forecast residuals (actual - point) of each model, recent target dates vs the ones before.
 
     ``scored`` is a scored frame (model, item_id, date, actual, point; optionally cutoff), e.g.
-    from :func:`forecast_assets.core.evaluation.scored_rows`. Rows are (item, date, cutoff)
+    from :func:`forecast_assets.core.evaluation.scoring.scored_rows`. Rows are (item, date, cutoff)
     observations and there is one column per model, ``residual_<model>``. Windows are cut on the
     target date, ending at ``end`` (default: the last scored date).
     """

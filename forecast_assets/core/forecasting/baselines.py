@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from forecast_assets.core.forecast_frame import finalize_forecast
-from forecast_assets.core.inventory import adi_cv2, demand_class
-from forecast_assets.settings import quantile_column
+from forecast_assets.core.classification import adi_cv2, demand_class
+from forecast_assets.core.forecasting.frame import finalize_forecast, quantile_column
 
 SEASON = 7
 MODEL_ALIASES = {

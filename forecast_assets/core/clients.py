@@ -1,4 +1,4 @@
-"""Client (tenant) keys and the partitions definition every asset in the flow shares.
+"""Client (tenant) keys.
 
 A client key becomes a path segment, a SQL literal (dbt var) and a Dagster partition key, so it is
 validated against one strict pattern before it touches any of them.
@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import re
 
-from dagster import DynamicPartitionsDefinition
-
 CLIENT_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
-
-clients_partitions = DynamicPartitionsDefinition(name="clients")
-
 
 class InvalidClientKey(ValueError):
     """A client key that is not a slug; never used as a path, query value or partition."""

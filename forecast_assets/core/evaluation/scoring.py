@@ -1,8 +1,8 @@
 """Backtest and live evaluation, the champion model per item, and forecast value added.
 
-- Backtest: every model forecasts from one or more cutoffs (see :mod:`forecast_assets.core.backtest`);
-  the forecasts are scored against what actually sold, with every metric of
-  :mod:`forecast_assets.core.metrics`, per item, per client and per horizon step.
+- Backtest: every model forecasts from one or more cutoffs
+  (:mod:`forecast_assets.core.forecasting.backtest`); the forecasts are scored against what sold,
+  with every metric of :mod:`forecast_assets.core.evaluation.metrics`, per item, client and step.
 - Live accuracy: forecasts stored at earlier ``as_of`` dates are scored once their dates have
   actuals, so accuracy is tracked on forecasts nobody could have tuned to the outcome.
 - Champion per item, with a champion-challenger rule: a challenger replaces the incumbent only when
@@ -24,17 +24,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast_assets.core.backtest import attach_actuals
-from forecast_assets.core.metrics import (
+from forecast_assets.core.evaluation.metrics import (
     DEFAULT_INTERVAL,
     LOWER_IS_BETTER,
     SEASON,
     accuracy_by_level,
-    score_backtest,
-    seasonal_scale,
     seasonal_scales,
 )
-from forecast_assets.settings import DEFAULT_QUANTILES
+from forecast_assets.core.forecasting.backtest import attach_actuals
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 
 FALLBACK_ORDER = (
     "chronos-2",
@@ -48,25 +46,6 @@ BASELINE_MODEL = "seasonal_naive"
 _LABELS = {"smape": "sMAPE"}
 
 
-def evaluate_holdout(backtest: pd.DataFrame, demand: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """Legacy single-window accuracy (MAE, RMSE, bias, WAPE, MASE) per model and item.
-
-    New code should use :func:`evaluate_backtest` (every cutoff, every metric, horizon steps).
-    """
-    actuals = demand[["item_id", "date", "units_sold", "is_stockout"]].rename(
-        columns={"units_sold": "actual"}
-    )
-    scored = backtest.merge(actuals, on=["item_id", "date"], how="inner")
-    scored = scored[scored["is_stockout"] == 0]
-    train = demand[demand["date"] <= pd.Timestamp(cutoff)].sort_values(["item_id", "date"])
-    scales = train.groupby("item_id")["units_sold"].apply(seasonal_scale)
-    if scored.empty:
-        return pd.DataFrame(
-            columns=["level", "model", "item_id", "n_obs", "mae", "rmse", "bias", "wape", "mase"]
-        )
-    return score_backtest(scored, scales)
-
-
 def scored_rows(
     forecasts: pd.DataFrame,
     demand: pd.DataFrame,
@@ -77,7 +56,7 @@ def scored_rows(
     """Forecast rows with their actual, step and in-sample seasonal scale (stock-outs excluded).
 
     The scale of a row is that of its item from the data up to the row's origin
-    (:func:`~forecast_assets.core.metrics.seasonal_scales`). This is the frame the metrics, the
+    (:func:`~forecast_assets.core.evaluation.metrics.seasonal_scales`). This is the frame the metrics, the
     residual drift check and the plots take.
     """
     scored = attach_actuals(forecasts, demand, quantiles, origin_column=origin_column)
@@ -99,7 +78,7 @@ def evaluate_backtest(
 
     ``backtest`` has model, item_id, date, cutoff, point and quantile columns (``kind='backtest'``
     rows); ``demand`` is the client's ``ts_demand_daily``. The item level pools every window of
-    the item. Columns as :func:`~forecast_assets.core.metrics.accuracy_by_level`.
+    the item. Columns as :func:`~forecast_assets.core.evaluation.metrics.accuracy_by_level`.
     """
     scored = scored_rows(backtest, demand, quantiles, season)
     return accuracy_by_level(scored, quantiles, levels, interval=interval)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from forecast_assets.settings import DEFAULT_QUANTILES, quantile_column
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES, quantile_column
 
 DEMAND_COLUMNS = ("item_id", "date", "units_sold")
 

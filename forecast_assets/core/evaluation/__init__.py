@@ -1,0 +1,1 @@
+"""Evaluation: metrics, rolling-origin scoring, champion choice, drift and charts."""

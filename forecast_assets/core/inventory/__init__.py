@@ -1,0 +1,1 @@
+"""Inventory: the replenishment policy computed from the champion's forecast distribution."""

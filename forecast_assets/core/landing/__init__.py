@@ -1,0 +1,1 @@
+"""Landing: validating a client's delivery into raw rows and rejects, and noticing new deliveries."""

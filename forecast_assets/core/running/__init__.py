@@ -1,0 +1,1 @@
+"""Running itself: pure decisions behind the freshness check and retrospective runs."""
