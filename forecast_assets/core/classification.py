@@ -29,7 +29,7 @@ DEFAULT_XYZ_CUTOFFS = (0.5, 1.0)
 # Syntetos, Boylan and Croston (2005): the cut-offs between the four demand classes.
 SBC_ADI_CUTOFF = 1.32
 SBC_CV2_CUTOFF = 0.49
-CLASS_WINDOW_DAYS = 365
+CLASS_WINDOW_DAYS = 364  # 52 whole weeks: a 365th day would be a one-day "week" scaled by 7
 
 PROFILE_COLUMNS = [
     "item_id",

@@ -1,7 +1,9 @@
 -- One row per (client, item, day) from the item's first sale to the client's last sales day,
 -- gaps filled with zero units. Price is the observed unit price, carried forward from the last
--- observed day, else the list price. A stock-out day (on hand <= 0) is flagged: what sold that
--- day is not demand, and forecasters treat it as missing.
+-- observed day, else the list price. A stock-out day is flagged: what sold that day is not
+-- demand, and forecasters treat it as missing. A snapshot with on hand <= 0 flags its own day and
+-- every later day until the next snapshot or the next day with sales (clients that send weekly
+-- snapshots would otherwise have the empty-shelf days between them counted as zero demand).
 with sales as (
     select item_id, sale_date as date, sum(units_sold) as units_sold,
            sum(units_sold * unit_price) / nullif(sum(case when unit_price is not null then units_sold end), 0) as unit_price
@@ -45,11 +47,22 @@ filled as (
         count(s.unit_price) over (partition by g.item_id order by g.date rows between unbounded preceding and current row) as price_group,
         case when pr.item_id is not null then 1 else 0 end as promo_flag,
         coalesce(pr.discount, 0) as promo_discount,
-        case when st.on_hand is not null and st.on_hand <= 0 then 1 else 0 end as is_stockout
+        st.on_hand as snapshot_on_hand,
+        count(st.item_id) over (partition by g.item_id order by g.date rows between unbounded preceding and current row) as snapshot_group,
+        sum(case when coalesce(s.units_sold, 0) > 0 then 1 else 0 end)
+            over (partition by g.item_id order by g.date rows between unbounded preceding and current row) as days_sold
     from grid g
     left join sales s on s.item_id = g.item_id and s.date = g.date
     left join promos pr on pr.item_id = g.item_id and pr.date = g.date
     left join stock st on st.item_id = g.item_id and st.date = g.date
+),
+carried as (
+    -- the latest snapshot's on hand, and how many days had sales up to it, on every day after it
+    select
+        f.*,
+        max(f.snapshot_on_hand) over (partition by f.item_id, f.snapshot_group) as last_on_hand,
+        min(f.days_sold) over (partition by f.item_id, f.snapshot_group) as days_sold_at_snapshot
+    from filled f
 )
 select
     {{ client_id() }} as client_id,
@@ -62,6 +75,10 @@ select
     ) as double precision) as price,
     f.promo_flag,
     cast(f.promo_discount as double precision) as promo_discount,
-    f.is_stockout
-from filled f
+    case
+        when f.snapshot_group > 0 and f.last_on_hand <= 0
+             and (f.snapshot_on_hand is not null or f.days_sold = f.days_sold_at_snapshot)
+        then 1 else 0
+    end as is_stockout
+from carried f
 left join products p on p.item_id = f.item_id

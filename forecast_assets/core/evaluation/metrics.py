@@ -65,11 +65,17 @@ _NO_CUTOFF = "__no_cutoff__"  # a column utilsforecast must not find: we group b
 
 
 def seasonal_scale(history: pd.Series, season: int = SEASON) -> float:
-    """In-sample mean absolute seasonal difference: the MASE denominator (NaN if undefined)."""
+    """In-sample mean absolute seasonal difference: the MASE denominator (NaN if undefined).
+
+    Missing values (stock-out days) are left out of the mean, as fev does with ``nanmean``: a
+    difference with an empty-shelf day is not a difference of demand.
+    """
     values = np.asarray(history, dtype=float)
     if values.size <= season:
         return float("nan")
-    scale = float(np.mean(np.abs(values[season:] - values[:-season])))
+    diffs = np.abs(values[season:] - values[:-season])
+    diffs = diffs[~np.isnan(diffs)]
+    scale = float(np.mean(diffs)) if diffs.size else float("nan")
     return scale if scale > 0 else float("nan")
 
 
@@ -84,6 +90,8 @@ def seasonal_scales(
     """
     frames = []
     ordered = demand.sort_values(["item_id", "date"])
+    if "is_stockout" in ordered.columns:  # stock-out days are missing demand, not zeros
+        ordered = ordered.assign(units_sold=ordered["units_sold"].where(ordered["is_stockout"] != 1))
     for cutoff in sorted({pd.Timestamp(c) for c in cutoffs}):
         train = ordered[ordered["date"] <= cutoff]
         if train.empty:

@@ -7,6 +7,12 @@ intervals (the central ``level``% interval gives the ``(1-level)/2`` and ``(1+le
 quantiles); the moving average and Croston have none, so they get conformal intervals from
 statsforecast. Series too short for those models get a historic average, with the reason
 recorded. statsforecast fits items in parallel processes when ``n_jobs`` > 1.
+
+Stock-out days are missing demand, never zeros: the shelf was empty, so what sold says nothing
+about what customers wanted. The statsforecast models need a complete series, so a stock-out
+day's target is imputed (:func:`impute_stockouts`) from the same item's in-stock days before it,
+and the demand classes are computed on in-stock days only. Without this a stocked-out week is
+learned as a week of zero demand, copied forward by the seasonal naive, and under-ordered.
 """
 
 from __future__ import annotations
@@ -28,6 +34,36 @@ MODEL_ALIASES = {
     "HistoricAverage": "historic_average",
 }
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
+# Imputation of stock-out days: the mean of the same weekday over the previous weeks, else of the
+# previous days, else of the item's in-stock history (else zero: an item never in stock).
+IMPUTE_SAME_WEEKDAYS = 4
+IMPUTE_RECENT_DAYS = 28
+
+
+def impute_stockouts(demand: pd.DataFrame) -> pd.DataFrame:
+    """``units_sold`` with stock-out days replaced by an estimate from in-stock days up to them.
+
+    ``demand`` is one row per item and day (``ts_demand_daily``). Only earlier in-stock days feed
+    a stock-out day's estimate (the trailing same-weekday mean over ``IMPUTE_SAME_WEEKDAYS``
+    weeks, else the trailing mean over ``IMPUTE_RECENT_DAYS`` days), so nothing after a cutoff
+    reaches a forecast from it; the item's in-stock mean is the last resort. A frame without
+    ``is_stockout`` is returned as it is.
+    """
+    if "is_stockout" not in demand.columns or not (demand["is_stockout"] == 1).any():
+        return demand
+    out = demand.sort_values(["item_id", "date"]).copy()
+    observed = out["units_sold"].astype(float).where(out["is_stockout"] != 1)
+    weekday = pd.to_datetime(out["date"]).dt.dayofweek
+    same_weekday = observed.groupby([out["item_id"], weekday]).transform(
+        lambda s: s.shift(1).rolling(IMPUTE_SAME_WEEKDAYS, min_periods=1).mean()
+    )
+    recent = observed.groupby(out["item_id"]).transform(
+        lambda s: s.shift(1).rolling(IMPUTE_RECENT_DAYS, min_periods=1).mean()
+    )
+    overall = observed.groupby(out["item_id"]).transform("mean")
+    estimate = same_weekday.fillna(recent).fillna(overall).fillna(0.0)
+    out["units_sold"] = observed.fillna(estimate)
+    return out
 
 
 def levels_for(quantiles: tuple[float, ...]) -> list[int]:
@@ -54,6 +90,12 @@ class BaselineResult:
     forecasts: pd.DataFrame
     skipped: dict[str, str]  # item_id -> why it got only the historic average
     demand_classes: dict[str, int]  # Syntetos-Boylan class -> number of items
+
+
+def _in_stock(history: pd.DataFrame) -> pd.DataFrame:
+    """The in-stock days as a statsforecast frame (classes are about demand, not empty shelves)."""
+    rows = history[history["is_stockout"] != 1] if "is_stockout" in history.columns else history
+    return rows.rename(columns={"item_id": "unique_id", "date": "ds", "units_sold": "y"})[["unique_id", "y"]]
 
 
 def classify_items(df: pd.DataFrame) -> pd.Series:
@@ -83,7 +125,7 @@ def forecast_baselines(
 
     cutoff = pd.Timestamp(cutoff)
     history = demand[demand["date"] <= cutoff]
-    df = history.rename(columns={"item_id": "unique_id", "date": "ds", "units_sold": "y"})[
+    df = impute_stockouts(history).rename(columns={"item_id": "unique_id", "date": "ds", "units_sold": "y"})[
         ["unique_id", "ds", "y"]
     ]
     df = df.astype({"y": float}).sort_values(["unique_id", "ds"])
@@ -91,7 +133,7 @@ def forecast_baselines(
     levels = levels_for(quantiles)
     conformal_min = 2 * horizon + SEASON  # two calibration windows (statsforecast's minimum)
 
-    classes = classify_items(df)
+    classes = classify_items(_in_stock(history))
     intermittent = set(classes[classes.isin(INTERMITTENT_CLASSES)].index)
     long_ids = lengths[lengths >= max(min_history_days, conformal_min)].index
     mid_ids = lengths[(lengths >= min_history_days) & (lengths < conformal_min)].index
