@@ -138,19 +138,12 @@ def prepare(home: Path, n_items: int, args: argparse.Namespace) -> None:
 
 def worker(args: argparse.Namespace) -> dict[str, float]:
     """One measurement in this process; prints a JSON line."""
+    from forecast_assets.resources.build import from_settings
     from forecast_assets.resources.chronos import ChronosModel
 
     home = Path(args.home)
     settings = settings_for(home, Path(args.model_dir), args)
-    chronos = ChronosModel(
-        model_id=settings.chronos_model_id,
-        device=settings.chronos_device,
-        dtype=settings.chronos_dtype,
-        batch_size=settings.chronos_batch_size,
-        context_length=settings.chronos_context_length,
-        chunk_items=settings.chronos_chunk_items,
-        required=True,
-    )
+    chronos = from_settings(ChronosModel, settings, prefix="chronos_")
     started = time.perf_counter()
     pipeline = chronos.pipeline()  # loaded once per process, as the resource does
     load_seconds = time.perf_counter() - started
@@ -180,9 +173,9 @@ def _origins(settings):
 
 def _time_asset(settings) -> tuple[float, int]:
     from dagster import DagsterInstance, materialize
-    from forecast_assets.clients import clients_partitions
 
     from forecast_assets.defs.forecasting import chronos_forecast
+    from forecast_assets.defs.partitions import clients_partitions
     from forecast_assets.resources.build import build_resources
 
     instance = DagsterInstance.ephemeral()

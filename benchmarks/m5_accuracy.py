@@ -96,9 +96,9 @@ def write_landing(data: Path, landing: Path, items: int | None) -> list[str]:
 
 def score(settings, clients: list[str]) -> pd.DataFrame:
     """WAPE, MASE and scaled quantile loss per model and client, and over both clients."""
-    from forecast_assets.core.evaluation.scoring import choose_champions, live_accuracy
-    from forecast_assets.defs.evaluation import load_champions, load_forecasts
-    from forecast_assets.defs.inputs import load_demand
+    from forecast_assets.core.evaluation.champions import choose_champions
+    from forecast_assets.core.evaluation.scoring import live_accuracy
+    from forecast_assets.defs.inputs import load_champions, load_demand, load_forecasts
     from forecast_assets.resources.warehouse import Warehouse
 
     warehouse = Warehouse(url=settings.warehouse_url)

@@ -1,4 +1,5 @@
-"""Command line: ``forecast-assets demo`` runs the whole flow for the demo clients.
+"""Command line: ``forecast-assets demo`` runs the whole flow for the demo clients, and
+``forecast-assets query SQL`` reads the results from the warehouse.
 
 Everything lives under FORECAST_HOME (default ``./var``): landing files, the DuckDB warehouse,
 the Dagster instance (SQLite) and MLflow tracking, so the demo needs nothing started by hand.
@@ -10,10 +11,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forecast_assets.core.clients import validate_client_key
 from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 INSTANCE_CONFIGS = {"sqlite": REPO_ROOT / "dagster.yaml", "postgres": REPO_ROOT / "dagster.postgres.yaml"}
 
@@ -51,11 +56,11 @@ def _instance(settings: Settings):
 
 def run_clients(settings: Settings, clients: list[str], as_of: str | None = None) -> bool:
     """Register the clients as partitions and run the whole job for each; True if all succeeded."""
-    from forecast_assets.definitions import defs
+    from forecast_assets.definitions import build_definitions
 
     instance = _instance(settings)
     instance.add_dynamic_partitions(clients_partitions.name, clients)
-    job = defs.resolve_job_def("forecast_client")
+    job = build_definitions(settings).resolve_job_def("forecast_client")
     run_config = None
     if as_of:
         cfg = {"config": {"as_of": as_of}}
@@ -81,6 +86,19 @@ def run_clients(settings: Settings, clients: list[str], as_of: str | None = None
     return ok
 
 
+def this_command() -> str:
+    """How to call this CLI again from the user's shell: the script beside the running Python
+    (``.venv/bin/forecast-assets`` after ``make demo``, whose PATH the user's shell lacks), else the
+    bare name."""
+    script = Path(sys.executable).parent / "forecast-assets"
+    if not script.exists():
+        return "forecast-assets"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from forecast_assets.demo.sample_data import write_demo_landing
 
@@ -88,15 +106,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clients = write_demo_landing(settings.landing_dir)
     print(f"demo landing files written to {settings.landing_dir}")
     ok = run_clients(settings, clients, args.as_of)
-    shell = f"duckdb {settings.duckdb_path}" if settings.duckdb_path else "psql $WAREHOUSE_URL -c"
     print(f"""
 Results
   warehouse ({settings.warehouse_backend}): {settings.duckdb_path or settings.redacted()["warehouse_url"]}
   MLflow tracking:    {settings.redacted()["mlflow_tracking_uri"]}   (mlflow ui --backend-store-uri ...)
   Dagster instance:   {os.environ["DAGSTER_HOME"]}   (dagster dev shows the runs)
 
-Read the forecasts:
-  {shell} "select client_id, item_id, forecast_date, model, forecast_units, q10, q90
+Read the forecasts (add --csv for CSV):
+  {this_command()} query "select client_id, item_id, forecast_date, model, forecast_units, q10, q90
       from analytics.fct_demand_forecast order by client_id, item_id, forecast_date limit 20"
 """)
     return 0 if ok else 1
@@ -156,6 +173,85 @@ def cmd_grant_consumers(args: argparse.Namespace) -> int:
     return 0
 
 
+# Statement kinds ``query`` runs: reads only. DuckDB's parser names them for either backend.
+READ_STATEMENT_TYPES = ("SELECT", "EXPLAIN")
+
+
+def read_statement(text: str) -> str:
+    """``text`` if it is exactly one read statement, else ValueError saying why.
+
+    DuckDB's parser (Postgres' grammar) splits and classifies the text for both backends, so a
+    write, or a second statement after a ``;`` (``select 1; commit; drop ...``), is refused before
+    anything runs; the read-only connection or transaction is the second guard.
+    """
+    import duckdb
+
+    with duckdb.connect() as con:
+        try:
+            statements = con.extract_statements(text)
+        except duckdb.Error as exc:
+            raise ValueError(f"cannot parse the statement: {exc}") from exc
+    if len(statements) != 1:
+        raise ValueError(f"query runs one statement, got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in READ_STATEMENT_TYPES:
+        raise ValueError(f"query only reads (select, explain): refused a {kind} statement")
+    return text
+
+
+def query_warehouse(warehouse_url: str, text: str) -> "pl.DataFrame":
+    """The result of one read statement as a polars frame: the DuckDB file opened read-only, or a
+    read-only Postgres transaction that is rolled back whatever happens."""
+    import polars as pl
+
+    from forecast_assets.urls import duckdb_file, warehouse_backend
+
+    statement = read_statement(text)
+    if warehouse_backend(warehouse_url) == "duckdb":
+        from forecast_assets.resources.duckdb_lock import connect_duckdb
+
+        path = duckdb_file(warehouse_url)
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"no DuckDB warehouse at {path}: run `forecast-assets demo` first")
+        con = connect_duckdb(path, read_only=True)
+        try:
+            return pl.from_arrow(con.sql(statement).to_arrow_table())
+        finally:
+            con.close()
+    from forecast_assets.resources import warehouse_postgres as pg
+
+    with pg.connect(warehouse_url) as con:
+        con.set_session(readonly=True)
+        try:
+            with con.cursor() as cur:
+                cur.execute(statement)
+                return pg.frame_from_cursor(cur)
+        finally:
+            con.rollback()
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+    import polars as pl
+    import psycopg2
+
+    settings = Settings.from_env()
+    try:
+        frame = query_warehouse(settings.warehouse_url, args.sql)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"query: {exc}", file=sys.stderr)
+        return 2
+    except (duckdb.Error, psycopg2.Error) as exc:
+        print(f"query failed: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    if args.csv:
+        sys.stdout.write(frame.write_csv())
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=120, tbl_width_chars=1000):
+            print(frame)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="forecast-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +283,16 @@ def main(argv: list[str] | None = None) -> int:
         help="let the roles log in, with the password in CONSUMER_PASSWORD_<CLIENT> (upper-case key)",
     )
     grant.set_defaults(func=cmd_grant_consumers)
+    query = sub.add_parser(
+        "query",
+        help="run one read-only SQL statement (select or explain) against the warehouse (WAREHOUSE_URL) "
+        "and print the result",
+    )
+    query.add_argument(
+        "sql", metavar="SQL", help='e.g. "select * from analytics.fct_demand_forecast limit 5"'
+    )
+    query.add_argument("--csv", action="store_true", help="print CSV (with a header row) instead of a table")
+    query.set_defaults(func=cmd_query)
     args = parser.parse_args(argv)
     return args.func(args)
 

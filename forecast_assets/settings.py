@@ -1,6 +1,9 @@
 """One settings object, read from the environment (``.env`` is loaded by ``dagster dev``).
 
 Every knob a deployment turns lives here so that assets, resources and the CLI agree on it.
+Each field is declared once with :func:`_setting`: its default, its environment variable and the
+parser of that variable's text, so :meth:`Settings.from_env` is one loop and no default is
+written twice (the resources in :mod:`forecast_assets.resources` take their values from here).
 Nothing sensitive is logged: :meth:`Settings.redacted` masks credentials in URLs.
 """
 
@@ -8,48 +11,65 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from forecast_assets.core.classification import DEFAULT_ABC_CUTOFFS, DEFAULT_XYZ_CUTOFFS
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
+# A parser turns the stripped, non-empty text of an environment variable into the field's value;
+# it gets the variable's name for its error message.
+Parser = Callable[[str, str], Any]
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+
+def _text(name: str, raw: str) -> str:
+    return raw
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
+def _lower(name: str, raw: str) -> str:
+    return raw.lower()
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw).resolve()
+
+
+def _url(name: str, raw: str) -> str:
+    return sqlalchemy_url(raw)
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.lower()
+    if value in {"1", "true", "yes", "on"}:
         return True
-    if raw in {"0", "false", "no", "off"}:
+    if value in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
+    raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
-def _env_number(name: str, default: float, cast: type = float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return cast(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+def _number(cast: type) -> Parser:
+    def parse(name: str, raw: str) -> Any:
+        try:
+            return cast(raw)
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+    return parse
 
 
-def _env_pair(name: str, default: tuple[float, float]) -> tuple[float, float]:
+_int = _number(int)
+_float = _number(float)
+
+
+def _pair(name: str, raw: str) -> tuple[float, float]:
     """Two comma-separated numbers (class cut-offs such as ``0.8,0.95``)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
     try:
         a, b = (float(part) for part in raw.split(","))
     except ValueError as exc:
@@ -57,111 +77,91 @@ def _env_pair(name: str, default: tuple[float, float]) -> tuple[float, float]:
     return a, b
 
 
+def _numbers(name: str, raw: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise ValueError(f"{name} must be comma-separated numbers, got {raw!r}") from exc
+
+
+def _source(env: str, parse: Parser = _text) -> dict[str, Any]:
+    """Field metadata: the environment variable and the parser of its text."""
+    return {"env": env, "parse": parse}
+
+
+def _setting(default: Any, env: str, parse: Parser = _text, **kwargs: Any) -> Any:
+    """A settings field with its environment variable and parser beside its one default."""
+    return field(default=default, metadata=_source(env, parse), **kwargs)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; build it with :meth:`from_env`."""
 
-    home: Path
-    landing_dir: Path
-    warehouse_url: str
-    mlflow_tracking_uri: str
-    chronos_model_id: str = "amazon/chronos-2"
-    chronos_device: str = "auto"
-    chronos_dtype: str = "float32"
-    chronos_batch_size: int = 256
-    chronos_context_length: int = 512
-    chronos_required: bool = False
-    chronos_cross_learning: bool = False
-    chronos_chunk_items: int = 1024
-    baseline_n_jobs: int = 1
-    backtest_windows: int = 3
-    backtest_step_days: int = 7
-    champion_metric: str = "mae"
-    champion_margin: float = 0.05
-    champion_scope: str = "client"
-    drift_recent_days: int = 28
-    plot_top_items: int = 6
-    horizon: int = 28
-    quantiles: tuple[float, ...] = field(default=DEFAULT_QUANTILES)
-    service_level: float = 0.95
-    review_period_days: int = 7
-    safety_stock_method: str = "sigma"
-    abc_cutoffs: tuple[float, float] = (0.8, 0.95)
-    xyz_cutoffs: tuple[float, float] = (0.5, 1.0)
-    min_history_days: int = 14
-    holiday_country: str = "US"
+    # Required when built directly (tests, benchmarks); from_env defaults them under FORECAST_HOME.
+    home: Path = field(metadata=_source("FORECAST_HOME", _path))
+    landing_dir: Path = field(metadata=_source("LANDING_DIR", _path))
+    warehouse_url: str = field(metadata=_source("WAREHOUSE_URL"))
+    mlflow_tracking_uri: str = field(metadata=_source("MLFLOW_TRACKING_URI", _url))
+    chronos_model_id: str = _setting("amazon/chronos-2", "CHRONOS_MODEL_ID")
+    chronos_device: str = _setting("auto", "CHRONOS_DEVICE")
+    chronos_dtype: str = _setting("float32", "CHRONOS_DTYPE")
+    chronos_batch_size: int = _setting(256, "CHRONOS_BATCH_SIZE", _int)
+    chronos_context_length: int = _setting(512, "CHRONOS_CONTEXT_LENGTH", _int)
+    chronos_required: bool = _setting(False, "CHRONOS_REQUIRED", _bool)
+    chronos_cross_learning: bool = _setting(False, "CHRONOS_CROSS_LEARNING", _bool)
+    chronos_chunk_items: int = _setting(1024, "CHRONOS_CHUNK_ITEMS", _int)
+    baseline_n_jobs: int = _setting(1, "BASELINE_N_JOBS", _int)
+    backtest_windows: int = _setting(3, "BACKTEST_WINDOWS", _int)
+    backtest_step_days: int = _setting(7, "BACKTEST_STEP_DAYS", _int)
+    champion_metric: str = _setting("mae", "CHAMPION_METRIC", _lower)
+    champion_margin: float = _setting(0.05, "CHAMPION_MARGIN", _float)
+    champion_scope: str = _setting("client", "CHAMPION_SCOPE", _lower)
+    drift_recent_days: int = _setting(28, "DRIFT_RECENT_DAYS", _int)
+    plot_top_items: int = _setting(6, "PLOT_TOP_ITEMS", _int)
+    horizon: int = _setting(28, "FORECAST_HORIZON", _int)
+    quantiles: tuple[float, ...] = _setting(DEFAULT_QUANTILES, "FORECAST_QUANTILES", _numbers)
+    service_level: float = _setting(0.95, "SERVICE_LEVEL", _float)
+    review_period_days: int = _setting(7, "REVIEW_PERIOD_DAYS", _int)
+    # "sigma" (the champion's backtest errors) or "quantile" (its forecast quantiles).
+    safety_stock_method: str = _setting("sigma", "SAFETY_STOCK_METHOD", _lower)
+    # Cumulative revenue shares (A, B) and weekly demand CVs (X, Y): the core's defaults.
+    abc_cutoffs: tuple[float, float] = _setting(DEFAULT_ABC_CUTOFFS, "ABC_CUTOFFS", _pair)
+    xyz_cutoffs: tuple[float, float] = _setting(DEFAULT_XYZ_CUTOFFS, "XYZ_CUTOFFS", _pair)
+    min_history_days: int = _setting(14, "MIN_HISTORY_DAYS", _int)
+    holiday_country: str = _setting("US", "HOLIDAY_COUNTRY")
     # Where new MLflow experiments keep artifacts; empty: beside a SQLite tracking file, under
     # FORECAST_HOME for a database tracking store, the server's choice for an http(s) one.
-    mlflow_artifact_root: str = ""
+    mlflow_artifact_root: str = _setting("", "MLFLOW_ARTIFACT_ROOT")
     # Postgres consumers (forecast-assets grant-consumers): the group role every client role joins,
     # and the prefix of the client roles (client_<key>).
-    consumer_group_role: str = "forecast_consumer"
-    consumer_role_prefix: str = "client_"
+    consumer_group_role: str = _setting("forecast_consumer", "CONSUMER_GROUP_ROLE")
+    consumer_role_prefix: str = _setting("client_", "CONSUMER_ROLE_PREFIX")
     # How a run's steps execute: in_process (DuckDB), multiprocess or k8s (defs/executors.py).
-    executor: str = "in_process"
+    executor: str = _setting("in_process", "FORECAST_EXECUTOR", _lower)
     # Running itself: the daily schedule, the landing sensor, forecast freshness, failure alerts.
-    schedule_time: str = "05:00"
-    schedule_timezone: str = "UTC"
-    landing_sensor_interval_seconds: int = 30
-    landing_settle_seconds: int = 10
-    forecast_max_age_hours: float = 36.0
+    schedule_time: str = _setting("05:00", "SCHEDULE_TIME")
+    schedule_timezone: str = _setting("UTC", "SCHEDULE_TIMEZONE")
+    landing_sensor_interval_seconds: int = _setting(30, "LANDING_SENSOR_INTERVAL_SECONDS", _int)
+    landing_settle_seconds: int = _setting(10, "LANDING_SETTLE_SECONDS", _int)
+    forecast_max_age_hours: float = _setting(36.0, "FORECAST_MAX_AGE_HOURS", _float)
     # The URL is the credential (chat webhooks carry their token in the path): environment only,
     # kept out of repr() and masked by redacted().
-    failure_webhook_url: str = field(default="", repr=False)
+    failure_webhook_url: str = _setting("", "FAILURE_WEBHOOK_URL", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(_env("FORECAST_HOME", str(REPO_ROOT / "var"))).resolve()
-        quantiles = tuple(
-            float(q) for q in _env("FORECAST_QUANTILES", ",".join(map(str, DEFAULT_QUANTILES))).split(",")
-        )
-        if any(not 0 < q < 1 for q in quantiles) or list(quantiles) != sorted(set(quantiles)):
-            raise ValueError(f"FORECAST_QUANTILES must be increasing values in (0, 1), got {quantiles}")
-        if 0.5 not in quantiles:
-            raise ValueError("FORECAST_QUANTILES must include the median 0.5")
-        settings = cls(
-            home=home,
-            landing_dir=Path(_env("LANDING_DIR", str(home / "landing"))).resolve(),
-            warehouse_url=_env("WAREHOUSE_URL", f"duckdb:///{home / 'warehouse.duckdb'}"),
-            mlflow_tracking_uri=sqlalchemy_url(
-                _env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-            ),
-            mlflow_artifact_root=_env("MLFLOW_ARTIFACT_ROOT", ""),
-            consumer_group_role=_env("CONSUMER_GROUP_ROLE", "forecast_consumer"),
-            consumer_role_prefix=_env("CONSUMER_ROLE_PREFIX", "client_"),
-            executor=_env("FORECAST_EXECUTOR", "in_process").lower(),
-            chronos_model_id=_env("CHRONOS_MODEL_ID", "amazon/chronos-2"),
-            chronos_device=_env("CHRONOS_DEVICE", "auto"),
-            chronos_dtype=_env("CHRONOS_DTYPE", "float32"),
-            chronos_batch_size=int(_env_number("CHRONOS_BATCH_SIZE", 256, int)),
-            chronos_context_length=int(_env_number("CHRONOS_CONTEXT_LENGTH", 512, int)),
-            chronos_required=_env_bool("CHRONOS_REQUIRED", False),
-            chronos_cross_learning=_env_bool("CHRONOS_CROSS_LEARNING", False),
-            chronos_chunk_items=int(_env_number("CHRONOS_CHUNK_ITEMS", 1024, int)),
-            baseline_n_jobs=int(_env_number("BASELINE_N_JOBS", 1, int)),
-            backtest_windows=int(_env_number("BACKTEST_WINDOWS", 3, int)),
-            backtest_step_days=int(_env_number("BACKTEST_STEP_DAYS", 7, int)),
-            champion_metric=_env("CHAMPION_METRIC", "mae").lower(),
-            champion_margin=float(_env_number("CHAMPION_MARGIN", 0.05)),
-            champion_scope=_env("CHAMPION_SCOPE", "client").lower(),
-            drift_recent_days=int(_env_number("DRIFT_RECENT_DAYS", 28, int)),
-            plot_top_items=int(_env_number("PLOT_TOP_ITEMS", 6, int)),
-            horizon=int(_env_number("FORECAST_HORIZON", 28, int)),
-            quantiles=quantiles,
-            service_level=float(_env_number("SERVICE_LEVEL", 0.95)),
-            review_period_days=int(_env_number("REVIEW_PERIOD_DAYS", 7, int)),
-            safety_stock_method=_env("SAFETY_STOCK_METHOD", "sigma").lower(),
-            abc_cutoffs=_env_pair("ABC_CUTOFFS", (0.8, 0.95)),
-            xyz_cutoffs=_env_pair("XYZ_CUTOFFS", (0.5, 1.0)),
-            min_history_days=int(_env_number("MIN_HISTORY_DAYS", 14, int)),
-            holiday_country=_env("HOLIDAY_COUNTRY", "US"),
-            schedule_time=_env("SCHEDULE_TIME", "05:00"),
-            schedule_timezone=_env("SCHEDULE_TIMEZONE", "UTC"),
-            landing_sensor_interval_seconds=int(_env_number("LANDING_SENSOR_INTERVAL_SECONDS", 30, int)),
-            landing_settle_seconds=int(_env_number("LANDING_SETTLE_SECONDS", 10, int)),
-            forecast_max_age_hours=float(_env_number("FORECAST_MAX_AGE_HOURS", 36.0)),
-            failure_webhook_url=_env("FAILURE_WEBHOOK_URL", ""),
-        )
+        """Every field from its environment variable, else its default (home-relative for the
+        storage locations), then :meth:`validate`."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name, parse = f.metadata["env"], f.metadata["parse"]
+            raw = os.environ.get(name, "").strip()
+            if not raw and f.name in _HOME_DEFAULTS:
+                raw = _HOME_DEFAULTS[f.name](values.get("home"))
+            if raw:
+                values[f.name] = parse(name, raw)
+        settings = cls(**values)
         settings.validate()
         return settings
 
@@ -172,6 +172,11 @@ class Settings:
             raise ValueError(f"CHRONOS_DTYPE must be float32 or bfloat16, got {self.chronos_dtype!r}")
         if not 1 <= self.horizon <= 366:
             raise ValueError(f"FORECAST_HORIZON must be between 1 and 366, got {self.horizon}")
+        quantiles = self.quantiles
+        if any(not 0 < q < 1 for q in quantiles) or list(quantiles) != sorted(set(quantiles)):
+            raise ValueError(f"FORECAST_QUANTILES must be increasing values in (0, 1), got {quantiles}")
+        if 0.5 not in quantiles:
+            raise ValueError("FORECAST_QUANTILES must include the median 0.5")
         for name, value in (
             ("CHRONOS_BATCH_SIZE", self.chronos_batch_size),
             ("CHRONOS_CHUNK_ITEMS", self.chronos_chunk_items),
@@ -267,6 +272,15 @@ class Settings:
         return values
 
 
+# The storage locations default under FORECAST_HOME (the value of ``home`` read just before them).
+_HOME_DEFAULTS: dict[str, Callable[[Path | None], str]] = {
+    "home": lambda _: str(REPO_ROOT / "var"),
+    "landing_dir": lambda home: str(home / "landing"),
+    "warehouse_url": lambda home: f"duckdb:///{home / 'warehouse.duckdb'}",
+    "mlflow_tracking_uri": lambda home: f"sqlite:///{home / 'mlflow.db'}",
+}
+
+
 def redact_url(value: str) -> str:
     """Mask the password part of ``scheme://user:password@host`` URLs."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", value)
@@ -278,4 +292,3 @@ def redact_webhook_url(value: str) -> str:
     if not value:
         return ""
     return f"{match.group(1)}{match.group(2)}/***" if match else "***"
-

@@ -1,5 +1,7 @@
 """The Chronos code path on a random-weight model: frames, input checks, leakage, streaming, Bolt."""
 
+from dataclasses import FrozenInstanceError, replace
+
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -17,7 +19,7 @@ from forecast_assets.core.forecasting.chronos_model import (
     predict,
     supports_covariates,
 )
-from forecast_assets.core.forecasting.chronos_stream import stream_forecasts
+from forecast_assets.core.forecasting.chronos_stream import StreamSpec, stream_forecasts
 from forecast_assets.core.forecasting.frame import quantile_column
 from forecast_assets.demo.tiny_chronos import save_tiny_chronos_bolt
 
@@ -214,20 +216,20 @@ def test_streaming_in_slices_matches_one_call_and_loses_no_item(pipeline, tmp_pa
     def reader(chunk):
         return demand[demand["item_id"].isin(chunk)], calendar[calendar["item_id"].isin(chunk)]
 
+    spec = StreamSpec(
+        client_id="shop_a",
+        as_of=CUTOFF,
+        horizon=HORIZON,
+        quantiles=QUANTILES,
+        model_id="tiny",
+        items=items,
+        origins=origins,
+        min_history=14,
+    )
+
     def run(size, folder):
         folder.mkdir()
-        kwargs = dict(client_id="shop_a", as_of=CUTOFF, horizon=HORIZON, quantiles=QUANTILES)
-        return stream_forecasts(
-            pipeline,
-            reader,
-            items,
-            origins,
-            folder,
-            model_id="tiny",
-            chunk_items=size,
-            min_history=14,
-            **kwargs,
-        )
+        return stream_forecasts(pipeline, replace(spec, chunk_items=size), reader, folder)
 
     sliced, whole = run(2, tmp_path / "sliced"), run(100, tmp_path / "whole")
     assert (len(sliced.files), len(whole.files)) == (3, 1)
@@ -243,6 +245,17 @@ def test_streaming_in_slices_matches_one_call_and_loses_no_item(pipeline, tmp_pa
     assert sliced.exclusion_table().height == 2  # I3 from both origins
     assert sliced.problems == []
     assert a.filter(pl.col("kind") == "forecast").group_by("item_id").len()["len"].to_list() == [HORIZON] * 4
+
+
+def test_stream_spec_is_frozen_and_freezes_the_lists_it_is_given():
+    items, origins = ["I0", "I1"], [("forecast", CUTOFF)]
+    spec = StreamSpec("shop_a", CUTOFF, HORIZON, [0.1, 0.9], "tiny", items=items, origins=origins)
+    items.append("I2")
+    origins.clear()
+    assert (spec.items, spec.origins, spec.quantiles) == (("I0", "I1"), (("forecast", CUTOFF),), (0.1, 0.9))
+    assert "I0" not in repr(spec)  # a client's item list stays out of logs
+    with pytest.raises(FrozenInstanceError):
+        spec.horizon = 7
 
 
 def test_chronos_bolt_loads_through_the_base_pipeline_and_ignores_covariates(tmp_path, caplog):

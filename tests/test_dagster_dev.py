@@ -19,7 +19,7 @@ import shutil
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from forecast_assets.definitions import ASSETS
+from forecast_assets.definitions import build_assets
 from forecast_assets.defs.sensors import run_client
 from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
 from forecast_assets.resources.duckdb_lock import connect_duckdb
@@ -108,7 +108,7 @@ def test_new_landing_folders_become_partitions_and_successful_runs(dev, instance
 
 
 def test_backfill_of_two_clients_over_the_asset_graph(dev, instance):
-    keys = [{"path": key.path} for asset in ASSETS for key in asset.keys]
+    keys = [{"path": key.path} for asset in build_assets() for key in asset.keys]
     data = dev.graphql(
         """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
              __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
@@ -177,7 +177,7 @@ def test_ui_shows_the_graph_partitions_and_a_finished_run(dev, instance):
         page.screenshot(path=str(shots / "02_client_partitions.png"), full_page=True)
 
         # A materialization of the whole graph for one client, launched as the UI launches it.
-        keys = [{"path": key.path} for asset in ASSETS for key in asset.keys]
+        keys = [{"path": key.path} for asset in build_assets() for key in asset.keys]
         params = {
             "selector": {
                 "repositoryLocationName": "forecast_assets",

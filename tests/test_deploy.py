@@ -25,7 +25,7 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster_k8s.job import DagsterK8sJobConfig, construct_dagster_k8s_job, get_user_defined_k8s_config
 
 from forecast_assets.cli import INSTANCE_CONFIGS, prepare_dagster_home
-from forecast_assets.definitions import defs
+from forecast_assets.definitions import build_definitions
 from forecast_assets.defs.executors import run_executor
 from forecast_assets.settings import REPO_ROOT, Settings
 from forecast_assets.urls import postgres_parts
@@ -133,6 +133,7 @@ def test_the_helm_schema_check_catches_mistakes(helm_schema, path, value):
 
 
 def test_the_chronos_step_pod_gets_a_gpu_node_selector_and_toleration():
+    defs = build_definitions(Settings.from_env())
     node = defs.resolve_assets_def("chronos_forecast").node_def
     user_config = get_user_defined_k8s_config(node.tags)
     job = construct_dagster_k8s_job(

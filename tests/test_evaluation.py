@@ -4,9 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast_assets.core.evaluation.champions import choose_champions, choose_client_champions
 from forecast_assets.core.evaluation.scoring import (
-    choose_champions,
-    choose_client_champions,
     evaluate_backtest,
     forecast_value_added,
     live_accuracy,

@@ -9,9 +9,8 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
 from forecast_assets.core.forecasting.frame import quantile_column
-from forecast_assets.definitions import ASSETS
+from forecast_assets.definitions import build_assets, build_resource_defs
 from forecast_assets.defs.partitions import clients_partitions
-from forecast_assets.resources.build import build_resources
 
 from .backends import sql_rows
 from .conftest import SMALL_CLIENTS, make_instance, make_settings
@@ -27,9 +26,9 @@ def run_flow(settings, client: str, instance=None, as_of: str | None = None):
     instance.add_dynamic_partitions(clients_partitions.name, [client])
     run_config = {"ops": {op: {"config": {"as_of": as_of}} for op in AS_OF_OPS}} if as_of else None
     result = materialize(
-        ASSETS,
+        build_assets(),
         partition_key=client,
-        resources=build_resources(settings),
+        resources=build_resource_defs(settings),
         instance=instance,
         run_config=run_config,
         raise_on_error=False,
@@ -105,13 +104,14 @@ def test_flow_with_random_weight_chronos(chronos_settings):
     inv = sql(
         settings,
         "select item_id, status, safety_stock, safety_stock_sigma, safety_stock_quantile, "
-        "safety_stock_method, abc_class, reorder_point, lead_time_demand "
+        "safety_stock_method, abc_class, reorder_point, order_up_to_level, exposure_demand "
         "from analytics.fct_inventory_recommendations",
     )
     assert len(inv) == n_items
-    for _, status, ss, ss_sigma, ss_quantile, method, abc, rop, ltd in inv:
+    for _, status, ss, ss_sigma, ss_quantile, method, abc, rop, s_level, exposure in inv:
         assert status == "ok" and method == "sigma" and ss == ss_sigma >= 0 and ss_quantile >= 0
-        assert abc in {"A", "B", "C"} and rop == pytest.approx(ltd + ss)
+        # Periodic review (R, S): S covers the expected demand over L + R plus the safety stock.
+        assert abc in {"A", "B", "C"} and s_level == pytest.approx(exposure + ss) and rop == s_level
     dim = sql(
         settings, "select count(*), count(abc_class) from analytics.dim_item where client_id = 'shop_a'"
     )
@@ -252,10 +252,10 @@ def test_a_future_promotion_in_the_promotions_file_reaches_chronos(chronos_setti
 
     def medians() -> dict[str, list[float]]:
         result = materialize(
-            ASSETS,
+            build_assets(),
             selection=AssetSelection.keys("chronos_forecast").upstream(),
             partition_key="shop_a",
-            resources=build_resources(settings),
+            resources=build_resource_defs(settings),
             instance=instance,
         )
         assert result.success

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from scipy import stats
 from scipy.stats import norm
 
 from forecast_assets.core.classification import (
@@ -15,14 +16,28 @@ from forecast_assets.core.classification import (
     weekly_cv,
     xyz_class,
 )
+from forecast_assets.core.inventory.demand import (
+    expected_daily_demand,
+    forecast_error_sigma,
+    mean_from_quantiles,
+    normal_loss,
+    quantile_levels_in,
+)
 from forecast_assets.core.inventory.policy import (
     OUTPUT_SCHEMA,
+    expected_fill_rate,
+    exposure_days,
+    exposure_sigma,
     inventory_recommendations,
+    order_quantity,
+    policy_levels,
     quantile_sigma,
     round_order,
     safety_stock,
     service_z,
+    stockout_probability,
     to_inventory_table,
+    what_is_missing,
 )
 
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -82,6 +97,159 @@ def test_quantile_sigma_recovers_a_normal_and_ignores_the_clipped_lower_tail():
     assert np.isnan(quantile_sigma(np.array([[1.0, 2.0]]), (0.1, 0.5))).all()
 
 
+@pytest.mark.parametrize(
+    ("lead", "review", "days"), [(4, 7, 11), (0, 7, 7), (3.5, 7, 10.5), (14, 0, 14), (14, 7, 21)]
+)
+def test_exposure_is_lead_time_plus_review_period(lead, review, days):
+    assert exposure_days(lead, review) == days
+
+
+def test_exposure_rejects_negative_days():
+    with pytest.raises(ValueError):
+        exposure_days(-1, 7)
+
+
+@pytest.mark.parametrize(
+    ("days", "sigma_d", "mean_d", "sigma_lead", "expected"),
+    [
+        (11, 3.0, 10.0, 0.0, 3 * math.sqrt(11)),  # 9.950
+        (11, 3.0, 10.0, 1.0, math.sqrt(199)),  # 11 * 9 + 10^2 * 1^2
+        (21, math.sqrt(0.5), 0.5, 2.0, math.sqrt(11.5)),  # 21 * 0.5 + 0.25 * 4
+        (0, 3.0, 10.0, 0.0, 0.0),
+    ],
+)
+def test_exposure_sigma_table(days, sigma_d, mean_d, sigma_lead, expected):
+    assert exposure_sigma(days, sigma_d, mean_d, sigma_lead) == pytest.approx(expected)
+    assert safety_stock(1.5, sigma_d, days, mean_d, sigma_lead) == pytest.approx(1.5 * expected)
+
+
+@pytest.mark.parametrize(
+    ("mu", "spread", "z", "ss", "s_level"),
+    [
+        (110.0, 10.0, 1.6449, 16.449, 126.449),
+        (7.0, 2.6458, 1.2816, 3.3908, 10.3908),
+        (5.0, 0.0, 2.0, 0.0, 5.0),
+    ],
+)
+def test_policy_levels_table(mu, spread, z, ss, s_level):
+    levels = policy_levels(mu, spread, z)
+    assert levels.safety_stock == pytest.approx(ss, abs=1e-4)
+    assert levels.order_up_to_level == pytest.approx(s_level, abs=1e-4) == levels.reorder_point
+
+
+@pytest.mark.parametrize(
+    ("s_level", "position", "moq", "pack", "qty"),
+    [
+        (126.37, 30.0, 1.0, 5.0, 100.0),  # 96.37 -> 20 packs of 5
+        (50.0, 50.0, None, None, 0.0),  # at S: nothing
+        (50.0, 60.0, 10.0, 4.0, 0.0),  # above S: nothing, whatever the MOQ
+        (50.2, 50.0, None, None, 1.0),  # a fraction short: one whole unit
+        (53.0, 50.0, 10.0, 4.0, 12.0),  # 3 short, MOQ 10 in packs of 4
+        (50.0, -5.0, None, None, 55.0),  # backorders count in the position
+    ],
+)
+def test_order_quantity_table(s_level, position, moq, pack, qty):
+    assert order_quantity(s_level, position, moq, pack) == qty
+
+
+@pytest.mark.parametrize(
+    ("position", "mu", "spread", "p"),
+    [(110.0, 110.0, 10.0, 0.5), (126.449, 110.0, 10.0, 0.05), (30.0, 40.0, 0.0, 1.0), (40.0, 40.0, 0.0, 0.0)],
+)
+def test_stockout_probability_table(position, mu, spread, p):
+    assert stockout_probability(position, mu, spread) == pytest.approx(p, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("z", "spread", "per_review", "fill"),
+    [
+        (1.6449, 10.0, 70.0, 1 - 10 * 0.020893 / 70),  # G(1.6449) = 0.020893
+        (0.0, 10.0, 10.0, 1 - 0.398942),  # G(0) = phi(0)
+        (-2.0, 100.0, 10.0, 0.0),  # more shortage than demand: clipped at 0
+        (1.6449, 10.0, 0.0, None),  # no demand expected: no fill rate
+    ],
+)
+def test_expected_fill_rate_table(z, spread, per_review, fill):
+    got = expected_fill_rate(z, spread, per_review)
+    assert got is None if fill is None else got == pytest.approx(fill, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("forecast", "lead", "stock", "spread", "method", "missing"),
+    [
+        (True, True, True, True, "sigma", []),
+        (False, True, True, False, "sigma", ["forecast (no sales history)"]),  # no spread asked
+        (True, False, False, True, "sigma", ["lead_time_days", "stock level"]),
+        (True, True, True, False, "sigma", ["forecast error estimate (no holdout)"]),
+        (True, True, True, False, "quantile", ["forecast quantiles above the median"]),
+    ],
+)
+def test_what_is_missing_table(forecast, lead, stock, spread, method, missing):
+    assert what_is_missing(forecast, lead, stock, spread, method) == missing
+
+
+def test_normal_loss_matches_its_definition():
+    # G(k) = E[(Z - k)+], integrated numerically.
+    x = np.linspace(-10, 10, 200_001)
+    for k in (-1.0, 0.0, 1.2816, 1.6449):
+        numeric = np.trapezoid(np.clip(x - k, 0, None) * norm.pdf(x), x)
+        assert normal_loss(k) == pytest.approx(numeric, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("dist", "tolerance"),
+    [
+        (stats.norm(10, 2), 0.01),
+        (stats.poisson(5), 0.01),
+        (stats.poisson(20), 0.01),
+        (stats.nbinom(1.5, 1.5 / 11.5), 0.02),  # mean 10, erratic
+        (stats.gamma(0.5, scale=2), 0.03),  # mean 1, very skewed
+    ],
+)
+def test_mean_from_quantiles_recovers_the_mean(dist, tolerance):
+    q = dist.ppf(LEVELS)[None, :]
+    assert mean_from_quantiles(q, LEVELS)[0] == pytest.approx(dist.mean(), rel=tolerance)
+
+
+def test_mean_from_quantiles_of_a_slow_mover_is_not_its_median():
+    # Poisson(0.5) deciles are 0,0,0,0,0,0,1,1,1: the median is 0, the mean 0.5. Every Poisson
+    # mean from 0.357 to 0.511 has those deciles; the estimate lies in that range, near 0.43.
+    q = stats.poisson(0.5).ppf(LEVELS)
+    assert list(q) == [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    est = mean_from_quantiles(q[None, :], LEVELS)[0]
+    assert 0.357 < est < 0.511 and est == pytest.approx(0.5, abs=0.08)
+    assert mean_from_quantiles(np.array([[3.0]]), (0.5,))[0] == 3.0  # a median alone
+    with pytest.raises(ValueError):
+        mean_from_quantiles(np.array([[1.0, 2.0]]), (0.1, 0.9))
+
+
+def test_expected_demand_prefers_the_mean_then_a_mean_point_then_the_quantiles():
+    deciles = {c: stats.poisson(0.5).ppf(p) for p, c in zip(LEVELS, QCOLS, strict=True)}
+    rows = pd.DataFrame({"point": [0.0, 0.0]} | deciles)
+    from_grid = mean_from_quantiles(rows[QCOLS].to_numpy(), LEVELS)
+    assert expected_daily_demand(rows.assign(mean=0.5), "chronos-2", LEVELS) == pytest.approx([0.5, 0.5])
+    assert expected_daily_demand(rows, "auto_ets", LEVELS) == pytest.approx([0.0, 0.0])  # ETS point = mean
+    assert expected_daily_demand(rows, "chronos-2", LEVELS) == pytest.approx(from_grid)  # point = median
+    assert expected_daily_demand(rows[["point"]], "chronos-2", LEVELS) == pytest.approx([0.0, 0.0])
+    assert quantile_levels_in(rows) == LEVELS
+
+
+def test_forecast_error_sigma_keeps_the_bias_and_skips_stockout_days():
+    backtest = pd.DataFrame(
+        {
+            "item_id": ["a"] * 4 + ["b"] * 3,
+            "model": ["auto_ets"] * 7,
+            "point": [4.0, 4.0, 4.0, 4.0, 2.0, 2.0, 2.0],
+            "units_sold": [5.0, 5.0, 5.0, 0.0, 1.0, 3.0, 2.0],
+            "is_stockout": [0, 0, 0, 1, 0, 0, 0],
+        }
+    )
+    sigma = forecast_error_sigma(backtest)
+    # a: always 1 short on in-stock days: RMSE 1 where std(ddof=1) would say 0.
+    # b: errors 1, -1, 0: RMSE sqrt(2 / 3).
+    assert sigma.to_dict() == pytest.approx({"a": 1.0, "b": math.sqrt(2 / 3)})
+
+
 def _inputs(lead_time, lead_std=None, sigma_d=3.0, quantile_sd=2.0):
     dates = pd.date_range("2026-11-01", periods=28)
     forecast = pd.DataFrame({"item_id": "A", "date": dates, "point": 10.0})
@@ -112,22 +280,26 @@ def _recs(lead_time=4.0, service_level=0.95, method="sigma", **kw):
 
 
 def test_recommendation_values_and_incomplete_rows():
+    # d = 10 a day, sigma_d = 3, L = 4, R = 7: exposure 11 days, spread 3 sqrt(11) = 9.950,
+    # SS = 1.6449 * 9.950 = 16.37, S = 110 + 16.37 = 126.37 = the reorder point.
     a = _recs().loc["A"]
-    ss = norm.ppf(0.95) * 3.0 * 2.0
+    ss = norm.ppf(0.95) * 3.0 * math.sqrt(11)
     assert a["status"] == "ok" and pd.isna(a["missing"])
     assert a["safety_stock_method"] == "sigma"
     assert a["safety_stock"] == pytest.approx(ss) and a["safety_stock_sigma"] == pytest.approx(ss)
-    assert a["lead_time_demand"] == pytest.approx(40.0)
-    assert a["reorder_point"] == pytest.approx(40.0 + ss)
-    assert a["order_up_to_level"] == pytest.approx(110.0 + ss)
+    assert a["lead_time_demand"] == pytest.approx(40.0) and a["exposure_demand"] == pytest.approx(110.0)
+    assert a["order_up_to_level"] == pytest.approx(110.0 + ss) == a["reorder_point"]
     assert a["days_of_inventory"] == pytest.approx(3.0)
-    # position 30 <= ROP, need = 110 + ss - 30 = 89.87 -> 90 in packs of 5
-    assert a["suggested_order_qty"] == 90
-    # P(N(40, 6^2) > 30) = Phi(10 / 6) = 0.9522
-    assert a["stockout_probability"] == pytest.approx(norm.cdf(10 / 6))
-    # The quantile method is reported beside it: daily sd 2 from the quantiles, over 4 days 4.
+    # position 30 < S: need 126.37 - 30 = 96.37 -> 100 in packs of 5
+    assert a["suggested_order_qty"] == 100
+    # P(N(110, 9.95^2) > 30) = Phi(80 / 9.95): without an order, a stock-out is near certain.
+    assert a["stockout_probability"] == pytest.approx(norm.cdf(80 / (3 * math.sqrt(11))))
+    # 1 - 9.950 * G(1.6449) / 70 = 1 - 9.950 * 0.020893 / 70 = 0.99703
+    assert a["fill_rate"] == pytest.approx(0.99703, abs=1e-5)
+    # The quantile method is reported beside it: daily sd 2 from the quantiles; the descriptive
+    # lead-time quantile covers L = 4 days only: 40 + 1.6449 * 2 * 2.
     assert a["quantile_sigma_daily_demand"] == pytest.approx(2.0)
-    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * 4.0)
+    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * 2.0 * math.sqrt(11))
     assert a["lead_time_demand_quantile"] == pytest.approx(40.0 + norm.ppf(0.95) * 4.0)
     b = _recs().loc["B"]
     assert b["status"] == "incomplete"
@@ -138,21 +310,23 @@ def test_recommendation_values_and_incomplete_rows():
 
 def test_quantile_method_drives_the_decision_when_chosen():
     a = _recs(method="quantile").loc["A"]
-    ss = norm.ppf(0.95) * 4.0
+    spread = 2.0 * math.sqrt(11)  # 6.633
+    ss = norm.ppf(0.95) * spread  # 10.91
     assert a["safety_stock_method"] == "quantile" and a["status"] == "ok"
     assert a["safety_stock"] == pytest.approx(ss)
-    assert a["reorder_point"] == pytest.approx(a["lead_time_demand_quantile"])
-    assert a["order_up_to_level"] == pytest.approx(110.0 + ss)
-    assert a["suggested_order_qty"] == 90  # 110 + 6.58 - 30 = 86.58 -> 90 in packs of 5
-    assert a["stockout_probability"] == pytest.approx(norm.cdf(10 / 4))
-    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 6.0)  # still reported
+    assert a["reorder_point"] == pytest.approx(110.0 + ss) == a["order_up_to_level"]
+    assert a["suggested_order_qty"] == 95  # 110 + 10.91 - 30 = 90.91 -> 95 in packs of 5
+    assert a["stockout_probability"] == pytest.approx(norm.sf((30 - 110) / spread))
+    assert a["fill_rate"] == pytest.approx(1 - spread * normal_loss(norm.ppf(0.95)) / 70)
+    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 3.0 * math.sqrt(11))  # still reported
 
 
 def test_lead_time_variability_enters_both_methods():
-    # d = 10, sigma_L = 1: sigma method sqrt(4 * 9 + 100) = sqrt(136); quantile sqrt(4 * 4 + 100).
+    # d = 10, sigma_L = 1, L + R = 11: sigma method sqrt(11 * 9 + 100) = sqrt(199); quantile
+    # sqrt(11 * 4 + 100) = 12.
     a = _recs(lead_std=1.0).loc["A"]
-    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * math.sqrt(136))
-    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * math.sqrt(116))
+    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * math.sqrt(199))
+    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * 12.0)
 
 
 def test_missing_spread_of_the_chosen_method_is_named():
@@ -177,7 +351,7 @@ def test_missing_spread_of_the_chosen_method_is_named():
         quantile_levels=LEVELS,
     ).set_index("item_id")
     assert no_quantiles.loc["A", "missing"] == "forecast quantiles above the median"
-    assert no_quantiles.loc["A", "safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 6.0)
+    assert no_quantiles.loc["A", "safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 3 * math.sqrt(11))
     with pytest.raises(ValueError):
         inventory_recommendations(forecast, pd.Series(dtype=float), champions, products, stock, 0.95, 7, "x")
 

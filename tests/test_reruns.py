@@ -4,9 +4,8 @@ import duckdb
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from forecast_assets.definitions import ASSETS
+from forecast_assets.definitions import build_assets, build_resource_defs
 from forecast_assets.defs.partitions import clients_partitions
-from forecast_assets.resources.build import build_resources
 
 from .conftest import make_settings
 
@@ -27,10 +26,10 @@ def test_a_delivery_with_no_valid_sales_clears_the_clients_modelled_rows(tmp_pat
 
     def build(client: str) -> None:
         result = materialize(
-            ASSETS,
+            build_assets(),
             selection=selection,
             partition_key=client,
-            resources=build_resources(settings),
+            resources=build_resource_defs(settings),
             instance=instance,
         )
         assert result.success

@@ -19,14 +19,13 @@ from dagster import (
     materialize,
 )
 
-from forecast_assets.definitions import ASSETS, defs
+from forecast_assets.definitions import build_assets, build_definitions, build_resource_defs
 from forecast_assets.defs.automation import build_daily_schedule
 from forecast_assets.defs.freshness import FORECAST_MART, build_forecast_freshness_check
 from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.defs.sensors import build_failure_sensor, build_landing_sensor, run_client
 from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
-from forecast_assets.resources.build import build_resources
-from forecast_assets.settings import REPO_ROOT
+from forecast_assets.settings import REPO_ROOT, Settings
 
 from .conftest import make_settings
 from .test_running_helpers import Hook
@@ -34,6 +33,11 @@ from .test_running_helpers import Hook
 
 def shop(name: str, seed: int = 1) -> DemoClient:
     return DemoClient(name, n_items=2, sales_format="csv", base_level=5.0, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def defs():
+    return build_definitions(Settings.from_env())
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def test_landing_sensor_waits_while_a_delivery_is_being_written(tmp_path, instan
     assert result.run_requests == [] and instance.get_dynamic_partitions(clients_partitions.name) == []
 
 
-def test_schedule_runs_every_registered_client_at_the_configured_time(tmp_path, instance):
+def test_schedule_runs_every_registered_client_at_the_configured_time(tmp_path, instance, defs):
     settings = make_settings(tmp_path, schedule_time="06:30", schedule_timezone="Europe/Berlin")
     schedule = build_daily_schedule(settings)
     assert schedule.cron_schedule == "30 6 * * *" and schedule.execution_timezone == "Europe/Berlin"
@@ -118,9 +122,9 @@ def test_failure_sensor_logs_and_posts_a_real_failed_run(tmp_path, instance, cap
         # A real failing run: a registered client with no landing folder fails at ingestion.
         instance.add_dynamic_partitions(clients_partitions.name, ["ghost_shop"])
         result = materialize(
-            ASSETS,
+            build_assets(),
             partition_key="ghost_shop",
-            resources=build_resources(settings),
+            resources=build_resource_defs(settings),
             instance=instance,
             raise_on_error=False,
         )
@@ -167,7 +171,7 @@ def test_freshness_check_flags_stale_and_never_forecast_clients(tmp_path, instan
     assert relaxed(build_asset_check_context(instance=instance)).passed
 
 
-def test_marts_follow_forecast_updates_and_freshness_runs_hourly(instance):
+def test_marts_follow_forecast_updates_and_freshness_runs_hourly(instance, defs):
     """Declarative automation over the real definitions: nothing to do after a full run; a client's
     forecasts updated on their own bring that client's forecast mart, and only that; the freshness
     check is requested once an hour has passed."""
@@ -181,7 +185,7 @@ def test_marts_follow_forecast_updates_and_freshness_runs_hourly(instance):
 
     result = evaluate(None, 0)
     for client in ("shop_a", "shop_b"):  # a full run of each client: every asset, marts included
-        for asset in ASSETS:
+        for asset in build_assets():
             for key in asset.keys:
                 instance.report_runless_asset_event(AssetMaterialization(key, partition=client))
     result = evaluate(result.cursor, 1)
@@ -198,7 +202,7 @@ def test_marts_follow_forecast_updates_and_freshness_runs_hourly(instance):
 
     result = evaluate(result.cursor, 60)  # 11:05: the 11:00 cron tick passed
     assert result.total_requested == 1  # the freshness check, no asset
-    assert not any(result.get_requested_partitions(k) for a in ASSETS for k in a.keys)
+    assert not any(result.get_requested_partitions(k) for a in build_assets() for k in a.keys)
 
 
 def test_failed_runs_name_their_client_from_either_partition_tag():
@@ -209,7 +213,7 @@ def test_failed_runs_name_their_client_from_either_partition_tag():
     assert run_client({"dagster/partition": "../etc"}) is None and run_client({}) is None
 
 
-def test_every_asset_backfills_one_client_per_run():
+def test_every_asset_backfills_one_client_per_run(defs):
     """Equal policies let an asset backfill run a client's whole graph in one run."""
     graph = defs.resolve_asset_graph()
     policies = {graph.get(key).backfill_policy for key in graph.get_all_asset_keys()}

@@ -15,22 +15,21 @@ from dagster import (
 )
 
 from forecast_assets.core.clients import InvalidClientKey, validate_client_key
-from forecast_assets.defs.executors import run_executor
 from forecast_assets.defs.freshness import FRESHNESS_CHECK
 from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.settings import Settings
 
 TRIGGER_TAG = "forecast-assets/trigger"
 
-# In-process execution by default: the embedded DuckDB warehouse admits one writing process at a
-# time, so the steps of a run share the run's process instead of racing for the file lock. On
-# Postgres, FORECAST_EXECUTOR picks multiprocess or k8s (a pod per step; defs/executors.py).
+# No executor of its own: the job takes the Definitions' executor, which build_definitions picks
+# from the settings when definitions load (FORECAST_EXECUTOR, defs/executors.py): in-process by
+# default, since the embedded DuckDB warehouse admits one writing process at a time; multiprocess
+# or k8s (a pod per step) on Postgres. One executor for this job and the asset graph's own runs.
 forecast_job = define_asset_job(
     name="forecast_client",
     # The freshness check looks at every client: it runs hourly by automation, not in one client's run.
     selection=AssetSelection.all() - AssetSelection.checks(FRESHNESS_CHECK),
     partitions_def=clients_partitions,
-    executor_def=run_executor(Settings.from_env()),
     description="One client partition through the whole flow: landing files to consumer marts.",
 )
 
@@ -71,9 +70,9 @@ def build_daily_schedule(settings: Settings) -> ScheduleDefinition:
 
 
 # Declarative automation: evaluates the automation conditions of every asset and check (the
-# consumer marts are eager, see defs/dbt.py; the forecast freshness check runs hourly). Running by
-# default, so that a forecast updated on its own (a retrospective run, a UI materialization) is
-# followed by its marts without anyone asking.
+# consumer marts are eager, see defs/dbt/translator.py; the forecast freshness check runs hourly).
+# Running by default, so that a forecast updated on its own (a retrospective run, a UI
+# materialization) is followed by its marts without anyone asking.
 automation_sensor = AutomationConditionSensorDefinition(
     "forecast_automation",
     target=AssetSelection.all(),

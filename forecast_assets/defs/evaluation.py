@@ -25,24 +25,29 @@ from dagster import (
 )
 
 from forecast_assets.core.clients import validate_client_key
-from forecast_assets.core.evaluation.drift import demand_drift, residual_drift
-from forecast_assets.core.evaluation.metrics import accuracy_by_level, metric_columns
-from forecast_assets.core.evaluation.plots import accuracy_bar_chart, fan_chart
-from forecast_assets.core.evaluation.scoring import (
-    choose_champions,
-    choose_client_champions,
-    forecast_value_added,
-    live_accuracy,
-    scored_rows,
-    with_champions,
+from forecast_assets.core.evaluation.client import ChampionRule, ClientEvaluation, evaluate_client
+from forecast_assets.core.evaluation.metrics import metric_columns
+from forecast_assets.core.evaluation.report import (
+    drift_check_metadata,
+    evaluation_charts,
+    evaluation_metrics,
+    evaluation_run_params,
+    evaluation_summary,
 )
-from forecast_assets.defs.inputs import ForecastRunConfig, last_date, load_demand, resolve_as_of
-from forecast_assets.defs.partitions import clients_partitions
-from forecast_assets.resources.params import ForecastParams
+from forecast_assets.defs.inputs import (
+    ForecastRunConfig,
+    last_date,
+    load_champions,
+    load_demand,
+    load_earlier_forecasts,
+    load_forecasts,
+    resolve_as_of,
+)
+from forecast_assets.defs.partitions import ONE_CLIENT_PER_RUN, clients_partitions
+from forecast_assets.resources.params import EvaluationParams, ForecastingParams
 from forecast_assets.resources.tracking import MlflowTracking
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
-FORECAST_TABLES = ("ml.chronos_forecast", "ml.baseline_forecast")
 METRICS = metric_columns()
 ACCURACY_SCHEMA = {
     "level": pl.Utf8,
@@ -55,17 +60,6 @@ ACCURACY_SCHEMA = {
 }
 EVALUATION_SCHEMA = {**ACCURACY_SCHEMA, "champion_reason": pl.Utf8, "is_champion": pl.Boolean}
 LIVE_SCHEMA = {"forecast_as_of": pl.Date, **ACCURACY_SCHEMA}
-
-
-def load_champions(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """item_id -> champion_model for one client and origin."""
-    return (
-        warehouse.read_client(
-            "ml.forecast_evaluation", client_id, "as_of = ? and is_champion", [as_of.date()]
-        )
-        .to_pandas()[["item_id", "model"]]
-        .rename(columns={"model": "champion_model"})
-    )
 
 
 def previous_champions(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -82,36 +76,6 @@ def previous_champions(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp
     return load_champions(warehouse, client_id, pd.Timestamp(previous))
 
 
-def _read_forecasts(warehouse: Warehouse, client_id: str, where: str, params: list) -> pd.DataFrame:
-    frames = [
-        warehouse.read_client(table, client_id, where, params).to_pandas()
-        for table in FORECAST_TABLES
-        if warehouse.table_exists(table)
-    ]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame()
-    out = pd.concat(frames, ignore_index=True)
-    for column in ("date", "cutoff", "as_of"):
-        out[column] = pd.to_datetime(out[column])
-    return out
-
-
-def load_forecasts(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Forecast and backtest rows of every model for one client and origin."""
-    out = _read_forecasts(warehouse, client_id, "as_of = ?", [as_of.date()])
-    if out.empty:
-        raise ValueError(f"no forecasts for client '{client_id}' at as_of {as_of.date()}")
-    return out
-
-
-def load_earlier_forecasts(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Live forecasts made at earlier origins whose dates now have actuals (up to ``as_of``)."""
-    return _read_forecasts(
-        warehouse, client_id, "kind = 'forecast' and as_of < ? and date <= ?", [as_of.date(), as_of.date()]
-    )
-
-
 def _png_markdown(png: bytes, alt: str) -> MetadataValue:
     """A PNG shown inline in the Dagster UI (markdown image with a data URI)."""
     return MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
@@ -126,6 +90,7 @@ def _typed(frame: pd.DataFrame, schema: dict) -> pl.DataFrame:
 
 @asset(
     partitions_def=clients_partitions,
+    backfill_policy=ONE_CLIENT_PER_RUN,
     group_name="evaluation",
     deps=[AssetKey("chronos_forecast"), AssetKey("baseline_forecast")],
     kinds={"pandas", "evidently", "mlflow"},
@@ -145,143 +110,94 @@ def forecast_evaluation(
     config: ForecastRunConfig,
     warehouse: Warehouse,
     mlflow_tracking: MlflowTracking,
-    params: ForecastParams,
+    forecasting_params: ForecastingParams,
+    evaluation_params: EvaluationParams,
 ):
     """Rolling-origin accuracy per model, item, client and horizon step, champions, live accuracy
     and drift (tables ``ml.forecast_evaluation`` and ``ml.forecast_live_accuracy``)."""
     client_id = validate_client_key(context.partition_key)
     as_of = resolve_as_of(config, last_date(warehouse, client_id))
     demand = load_demand(warehouse, client_id, until=as_of)
-    quantiles = params.quantile_levels
-    forecasts = load_forecasts(warehouse, client_id, as_of)
-    backtest = forecasts[forecasts["kind"] == "backtest"]
-    future = forecasts[forecasts["kind"] == "forecast"]
-
-    # Scored once: the accuracy table and the residual drift check read the same rows.
-    scored = scored_rows(backtest, demand, quantiles)
-    accuracy = accuracy_by_level(scored, quantiles)
-    fva = forecast_value_added(accuracy, params.champion_metric, levels=("item", "client", "step"))
-    accuracy["fva"] = fva["fva"].to_numpy() if len(fva) == len(accuracy) else float("nan")
-    incumbents = previous_champions(warehouse, client_id, as_of)
-    available = future.groupby("item_id")["model"].apply(set).to_dict()
-    choose = choose_client_champions if params.champion_scope == "client" else choose_champions
-    champions = choose(
-        accuracy,
-        sorted(demand["item_id"].unique()),
-        available,
-        metric=params.champion_metric,
-        incumbents=incumbents,
-        margin=params.champion_margin,
+    rule = ChampionRule(
+        evaluation_params.champion_metric, evaluation_params.champion_margin, evaluation_params.champion_scope
     )
-    earlier = load_earlier_forecasts(warehouse, client_id, as_of)
-    live = live_accuracy(earlier, demand, quantiles) if not earlier.empty else pd.DataFrame()
-
-    demand_check = demand_drift(demand, as_of, recent_days=params.drift_recent_days)
-    residual_check = residual_drift(scored, recent_days=params.drift_recent_days)
-    client_rows = accuracy[accuracy["level"] == "client"].set_index("model")
-    champion_future = future.merge(
-        champions[["item_id", "champion_model"]],
-        left_on=["item_id", "model"],
-        right_on=["item_id", "champion_model"],
+    evaluation = evaluate_client(
+        demand,
+        load_forecasts(warehouse, client_id, as_of),
+        load_earlier_forecasts(warehouse, client_id, as_of),
+        previous_champions(warehouse, client_id, as_of),
+        as_of,
+        forecasting_params.quantile_levels,
+        rule,
+        evaluation_params.drift_recent_days,
     )
-    fan_png = fan_chart(
-        demand, champion_future, top_n=params.plot_top_items, title=f"{client_id}: champion forecast"
+    charts = evaluation_charts(client_id, demand, evaluation, evaluation_params.plot_top_items)
+    params = evaluation_run_params(
+        evaluation,
+        forecasting_params.horizon,
+        forecasting_params.quantile_levels,
+        forecasting_params.backtest_step_days,
+        rule,
     )
-    accuracy_png = accuracy_bar_chart(accuracy, title=f"{client_id}: backtest accuracy by model")
-
-    with (
-        mlflow_tracking.run(
-            client_id,
-            f"forecast_evaluation {as_of.date()}",
-            {"asset": "forecast_evaluation", "client_id": client_id, "dagster_run_id": context.run_id},
-        ) as run,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        import mlflow
-
-        mlflow.log_params(
-            {
-                "as_of": str(as_of.date()),
-                "horizon": params.horizon,
-                "quantiles": ",".join(map(str, quantiles)),
-                "backtest_windows": int(backtest["cutoff"].nunique()),
-                "backtest_step_days": params.backtest_step_days,
-                "champion_metric": params.champion_metric,
-                "champion_margin": params.champion_margin,
-                "champion_scope": params.champion_scope,
-                "models": ",".join(sorted(forecasts["model"].unique())),
-            }
-        )
-        for model, row in client_rows.iterrows():
-            mlflow.log_metrics({f"{m}_{model}": float(row[m]) for m in METRICS if pd.notna(row[m])})
-        mlflow.log_metrics(
-            {
-                "demand_drift_share": float(demand_check.summary.get("share_drifted", 0.0) or 0.0),
-                "residual_drift_share": float(residual_check.summary.get("share_drifted", 0.0) or 0.0),
-            }
-        )
-        folder = Path(tmp)
-        (folder / "fan_chart.png").write_bytes(fan_png)
-        (folder / "accuracy_by_model.png").write_bytes(accuracy_png)
-        for name, check in (("demand_drift", demand_check), ("residual_drift", residual_check)):
-            (folder / f"{name}.json").write_text(json.dumps(check.summary, indent=2, default=str))
-            if check.html:
-                (folder / f"{name}.html").write_text(check.html)
-        table = with_champions(accuracy, champions)
-        table.to_parquet(folder / "forecast_evaluation.parquet", index=False)
-        if not live.empty:
-            live.to_parquet(folder / "forecast_live_accuracy.parquet", index=False)
-        mlflow.log_artifacts(str(folder), "evaluation")
-
-    evaluation = _typed(table, EVALUATION_SCHEMA).with_columns(
-        pl.lit(as_of.date()).alias("as_of"),
-        pl.lit((as_of - pd.Timedelta(days=params.horizon)).date()).alias("cutoff"),
-        pl.lit(int(backtest["cutoff"].nunique())).alias("backtest_windows"),
-        pl.lit(run.info.run_id).alias("mlflow_run_id"),
-    )
-    live_rows = live.rename(columns={"as_of": "forecast_as_of"}) if not live.empty else pd.DataFrame()
-    live_table = _typed(live_rows, LIVE_SCHEMA).with_columns(pl.lit(as_of.date()).alias("as_of"))
+    with mlflow_tracking.asset_run("forecast_evaluation", client_id, as_of, context.run_id) as run:
+        _log_evaluation(evaluation, params, charts)
+    run_id = run.info.run_id
     warehouse.replace_client_rows(
-        client_id,
-        [
-            TableWrite("ml.forecast_evaluation", evaluation, {"as_of": as_of.date()}),
-            TableWrite("ml.forecast_live_accuracy", live_table, {"as_of": as_of.date()}),
-        ],
+        client_id, _evaluation_writes(evaluation, forecasting_params.horizon, run_id)
     )
-
-    overall = client_rows[["wape", "mase", "wql", "coverage_80", "fva"]].round(3)
+    summary = evaluation_summary(evaluation)
     yield MaterializeResult(
         metadata={
-            "as_of": str(as_of.date()),
-            "backtest_cutoffs": ", ".join(str(c.date()) for c in sorted(backtest["cutoff"].unique())),
-            "accuracy_by_model": MetadataValue.md(overall.to_markdown()),
-            "champion_counts": MetadataValue.json(champions["champion_model"].value_counts().to_dict()),
-            "champion_changes": int(
-                (
-                    champions["previous_champion"].notna()
-                    & (champions["previous_champion"] != champions["champion_model"])
-                ).sum()
-            ),
-            "live_origins_scored": int(live["as_of"].nunique()) if not live.empty else 0,
-            "fan_chart": _png_markdown(fan_png, "fan chart"),
-            "accuracy_chart": _png_markdown(accuracy_png, "accuracy by model"),
-            "mlflow_run_id": run.info.run_id,
+            **summary,
+            "accuracy_by_model": MetadataValue.md(summary["accuracy_by_model"]),
+            "champion_counts": MetadataValue.json(summary["champion_counts"]),
+            "fan_chart": _png_markdown(charts["fan_chart"], "fan chart"),
+            "accuracy_chart": _png_markdown(charts["accuracy_by_model"], "accuracy by model"),
+            "mlflow_run_id": run_id,
         }
     )
-    for name, check in (("demand_drift", demand_check), ("residual_drift", residual_check)):
-        summary = check.summary
+    for name, result in evaluation.drift.items():
         yield AssetCheckResult(
             check_name=name,
-            passed=not check.drift_detected,
+            passed=not result.drift_detected,
             severity=AssetCheckSeverity.WARN,
-            metadata={
-                "status": str(summary.get("status", "")),
-                "share_drifted": float(summary.get("share_drifted", 0.0) or 0.0),
-                "drifted_columns": ", ".join(
-                    c for c, v in (summary.get("columns") or {}).items() if v.get("drifted")
-                )
-                or "none",
-                "reason": str(summary.get("reason", "")),
-                "report": f"MLflow run {run.info.run_id}, artifact evaluation/{name}.html",
-            },
+            metadata=drift_check_metadata(name, result, run_id),
         )
+
+
+def _log_evaluation(evaluation: ClientEvaluation, params: dict, charts: dict[str, bytes]) -> None:
+    """Params, metrics, charts, drift reports and both tables, in the active MLflow run."""
+    import mlflow
+
+    mlflow.log_params(params)
+    mlflow.log_metrics(evaluation_metrics(evaluation, METRICS))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, png in charts.items():
+            (folder / f"{name}.png").write_bytes(png)
+        for name, result in evaluation.drift.items():
+            (folder / f"{name}.json").write_text(json.dumps(result.summary, indent=2, default=str))
+            if result.html:
+                (folder / f"{name}.html").write_text(result.html)
+        evaluation.table.to_parquet(folder / "forecast_evaluation.parquet", index=False)
+        if not evaluation.live.empty:
+            evaluation.live.to_parquet(folder / "forecast_live_accuracy.parquet", index=False)
+        mlflow.log_artifacts(str(folder), "evaluation")
+
+
+def _evaluation_writes(evaluation: ClientEvaluation, horizon: int, run_id: str) -> list[TableWrite]:
+    """Both tables typed for the warehouse, stamped with the origin and the MLflow run."""
+    as_of = evaluation.as_of
+    table = _typed(evaluation.table, EVALUATION_SCHEMA).with_columns(
+        pl.lit(as_of.date()).alias("as_of"),
+        pl.lit((as_of - pd.Timedelta(days=horizon)).date()).alias("cutoff"),
+        pl.lit(len(evaluation.backtest_cutoffs)).alias("backtest_windows"),
+        pl.lit(run_id).alias("mlflow_run_id"),
+    )
+    live = evaluation.live
+    live_rows = live.rename(columns={"as_of": "forecast_as_of"}) if not live.empty else pd.DataFrame()
+    live_table = _typed(live_rows, LIVE_SCHEMA).with_columns(pl.lit(as_of.date()).alias("as_of"))
+    return [
+        TableWrite("ml.forecast_evaluation", table, {"as_of": as_of.date()}),
+        TableWrite("ml.forecast_live_accuracy", live_table, {"as_of": as_of.date()}),
+    ]

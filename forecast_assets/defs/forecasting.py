@@ -24,10 +24,22 @@ from dagster import (
 
 from forecast_assets.core.clients import validate_client_key
 from forecast_assets.core.forecasting.backtest import backtest_cutoffs
-from forecast_assets.core.forecasting.baselines import forecast_baselines
+from forecast_assets.core.forecasting.baselines import forecast_baselines_from_origins
 from forecast_assets.core.forecasting.chronos_model import ModelUnavailable, model_name, supports_covariates
-from forecast_assets.core.forecasting.chronos_stream import forecast_rows, stream_forecasts
-from forecast_assets.core.forecasting.frame import forecast_problems, to_forecast_table
+from forecast_assets.core.forecasting.chronos_stream import (
+    ChunkReader,
+    StreamResult,
+    StreamSpec,
+    stream_forecasts,
+)
+from forecast_assets.core.forecasting.frame import to_forecast_table
+from forecast_assets.core.forecasting.report import (
+    baseline_run_params,
+    chronos_metadata,
+    chronos_run_params,
+    model_problems,
+    stream_problems,
+)
 from forecast_assets.defs.inputs import (
     ForecastRunConfig,
     client_items,
@@ -37,9 +49,9 @@ from forecast_assets.defs.inputs import (
     load_events,
     resolve_as_of,
 )
-from forecast_assets.defs.partitions import clients_partitions
+from forecast_assets.defs.partitions import ONE_CLIENT_PER_RUN, clients_partitions
 from forecast_assets.resources.chronos import ChronosModel
-from forecast_assets.resources.params import ForecastParams
+from forecast_assets.resources.params import ForecastingParams
 from forecast_assets.resources.tracking import MlflowTracking
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
@@ -64,27 +76,9 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
 
-def _sanity_check(name: str, asset: str, future: pd.DataFrame, items: set[str], params: ForecastParams):
-    """Every model's rows are sane for the items it covers, and every item has some forecast."""
-    problems = []
-    for model, group in future.groupby("model"):
-        covered = set(group["item_id"])
-        problems += [
-            f"{model}: {p}" for p in forecast_problems(group, covered, params.horizon, params.quantile_levels)
-        ]
-    uncovered = items - set(future["item_id"])
-    if uncovered:
-        problems.append(f"{len(uncovered)} items have no forecast, e.g. {sorted(uncovered)[:3]}")
-    return AssetCheckResult(
-        check_name=name,
-        asset_key=asset,
-        passed=not problems,
-        metadata={"problems": "; ".join(problems) or "none", "rows": len(future)},
-    )
-
-
 @asset(
     partitions_def=clients_partitions,
+    backfill_policy=ONE_CLIENT_PER_RUN,
     group_name="forecasting",
     deps=[*MODELLED, AssetKey("raw_events")],
     pool="gpu",
@@ -109,7 +103,7 @@ def chronos_forecast(
     warehouse: Warehouse,
     chronos: ChronosModel,
     mlflow_tracking: MlflowTracking,
-    params: ForecastParams,
+    forecasting_params: ForecastingParams,
 ):
     """Chronos-2 probabilistic forecasts with covariates (table ``ml.chronos_forecast``).
 
@@ -120,49 +114,106 @@ def chronos_forecast(
     short or with no observed demand go to the baselines, their reason in ``ml.forecast_exclusions``.
     """
     client_id = validate_client_key(context.partition_key)
-    as_of, origins = origins_for(warehouse, client_id, config, params)
+    as_of, origins = origins_for(warehouse, client_id, config, forecasting_params)
     try:
         pipeline = chronos.pipeline()
     except ModelUnavailable as exc:
         if chronos.required:
             raise
-        context.log.warning(f"{exc} Continuing with the baselines (CHRONOS_REQUIRED=true makes this fatal).")
-        warehouse.replace_client_rows(
-            client_id,
-            [
-                TableWrite(
-                    "ml.chronos_forecast",
-                    to_forecast_table(None, params.quantile_levels),
-                    {"as_of": as_of.date()},
-                )
-            ],
-        )
-        yield MaterializeResult(
-            metadata={
-                "model_status": "unavailable",
-                "model_id": chronos.model_id,
-                "cause": str(exc),
-                "as_of": str(as_of.date()),
-                "rows": 0,
-            }
-        )
-        yield AssetCheckResult(
-            check_name="chronos_model_available",
-            passed=False,
-            severity=AssetCheckSeverity.WARN,
-            metadata={"cause": str(exc)},
-        )
-        yield AssetCheckResult(
-            check_name="chronos_forecast_sane",
-            passed=True,
-            metadata={"problems": "no forecast written (model unavailable)"},
-        )
+        yield from _model_unavailable(context, warehouse, chronos, forecasting_params, client_id, as_of, exc)
         return
-
     if not supports_covariates(pipeline):
         context.log.info(f"{chronos.model_id} is univariate: the covariates are not passed to it.")
     items = client_items(warehouse, client_id, as_of)
-    horizon_end = as_of + pd.Timedelta(days=params.horizon)
+    started = time.perf_counter()
+    with (
+        mlflow_tracking.asset_run("chronos_forecast", client_id, as_of, context.run_id) as run,
+        tempfile.TemporaryDirectory(prefix="chronos-spool-") as spool,
+    ):
+        spec = _stream_spec(chronos, forecasting_params, client_id, as_of, items, origins, run.info.run_id)
+        stream = stream_forecasts(
+            pipeline,
+            spec,
+            _chunk_reader(warehouse, client_id, as_of, forecasting_params.horizon),
+            Path(spool),
+            events=load_events(warehouse, client_id),
+            log=context.log.info,
+        )
+        _log_chronos_run(pipeline, chronos, spec, stream, spool)
+        written = warehouse.replace_client_rows(client_id, _chronos_writes(spec, stream))
+    metadata = chronos_metadata(spec, stream, written["ml.chronos_forecast"], time.perf_counter() - started)
+    yield MaterializeResult(metadata={**metadata, "exclusions": MetadataValue.md(metadata["exclusions"])})
+    yield from _chronos_checks(chronos, spec, stream)
+
+
+def _model_unavailable(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    chronos: ChronosModel,
+    forecasting_params: ForecastingParams,
+    client_id: str,
+    as_of: pd.Timestamp,
+    exc: ModelUnavailable,
+):
+    """No model to load and not required: an empty forecast for ``as_of`` (so stale rows of an
+    earlier run at the same origin are not served), a warning, and the baselines carry on."""
+    context.log.warning(f"{exc} Continuing with the baselines (CHRONOS_REQUIRED=true makes this fatal).")
+    empty = to_forecast_table(None, forecasting_params.quantile_levels)
+    warehouse.replace_client_rows(
+        client_id, [TableWrite("ml.chronos_forecast", empty, {"as_of": as_of.date()})]
+    )
+    yield MaterializeResult(
+        metadata={
+            "model_status": "unavailable",
+            "model_id": chronos.model_id,
+            "cause": str(exc),
+            "as_of": str(as_of.date()),
+            "rows": 0,
+        }
+    )
+    yield AssetCheckResult(
+        check_name="chronos_model_available",
+        passed=False,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"cause": str(exc)},
+    )
+    yield AssetCheckResult(
+        check_name="chronos_forecast_sane",
+        passed=True,
+        metadata={"problems": "no forecast written (model unavailable)"},
+    )
+
+
+def _stream_spec(
+    chronos: ChronosModel,
+    forecasting_params: ForecastingParams,
+    client_id: str,
+    as_of: pd.Timestamp,
+    items: list[str],
+    origins: list[tuple[str, pd.Timestamp]],
+    run_id: str,
+) -> StreamSpec:
+    """The one frozen description of this run's stream, from the model and forecasting params."""
+    return StreamSpec(
+        client_id=client_id,
+        as_of=as_of,
+        horizon=forecasting_params.horizon,
+        quantiles=forecasting_params.quantile_levels,
+        model_id=chronos.model_id,
+        items=items,
+        origins=origins,
+        chunk_items=chronos.chunk_items,
+        batch_size=chronos.batch_size,
+        context_length=chronos.context_length,
+        cross_learning=chronos.cross_learning,
+        min_history=forecasting_params.min_history_days,
+        run_id=run_id,
+    )
+
+
+def _chunk_reader(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp, horizon: int) -> ChunkReader:
+    """Reads one slice of items: demand up to ``as_of``, known-future covariates over the horizon."""
+    horizon_end = as_of + pd.Timedelta(days=horizon)
 
     def read_chunk(chunk: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         return (
@@ -170,94 +221,31 @@ def chronos_forecast(
             load_calendar(warehouse, client_id, until=horizon_end, items=chunk),
         )
 
-    started = time.perf_counter()
-    with (
-        mlflow_tracking.run(
-            client_id,
-            f"chronos_forecast {as_of.date()}",
-            {"asset": "chronos_forecast", "client_id": client_id, "dagster_run_id": context.run_id},
-        ) as run,
-        tempfile.TemporaryDirectory(prefix="chronos-spool-") as spool,
-    ):
-        import mlflow
+    return read_chunk
 
-        stream = stream_forecasts(
-            pipeline,
-            read_chunk,
-            items,
-            origins,
-            Path(spool),
-            client_id=client_id,
-            as_of=as_of,
-            horizon=params.horizon,
-            quantiles=params.quantile_levels,
-            model_id=chronos.model_id,
-            chunk_items=chronos.chunk_items,
-            batch_size=chronos.batch_size,
-            context_length=chronos.context_length,
-            cross_learning=chronos.cross_learning,
-            min_history=params.min_history_days,
-            events=load_events(warehouse, client_id),
-            run_id=run.info.run_id,
-            log=context.log.info,
-        )
-        mlflow.log_params(
-            {
-                "model_id": chronos.model_id,
-                "model": model_name(pipeline),
-                "dtype": chronos.dtype,
-                "device": chronos.device,
-                "cross_learning": chronos.cross_learning,
-                "horizon": params.horizon,
-                "quantiles": ",".join(map(str, params.quantile_levels)),
-                "context_length": chronos.context_length,
-                "as_of": str(as_of.date()),
-                "backtest_cutoffs": ",".join(str(c.date()) for _, c in origins[1:]),
-                "items": len(items),
-                "items_excluded": len(stream.excluded_items),
-                "covariates": ",".join(stream.covariates) if supports_covariates(pipeline) else "",
-                "input_fingerprint": stream.fingerprint,
-            }
-        )
-        mlflow.log_artifacts(spool, "chronos_forecast")
-        written = warehouse.replace_client_rows(
-            client_id,
-            [
-                TableWrite(
-                    "ml.chronos_forecast",
-                    None if stream.files else to_forecast_table(None, params.quantile_levels),
-                    {"as_of": as_of.date()},
-                    files=stream.files,
-                ),
-                TableWrite("ml.forecast_exclusions", stream.exclusion_table(), {"as_of": as_of.date()}),
-            ],
-        )
-    seconds = time.perf_counter() - started
-    excluded = stream.excluded_items
-    yield MaterializeResult(
-        metadata={
-            "model_status": "ok",
-            "model_id": chronos.model_id,
-            "as_of": str(as_of.date()),
-            "items": len(items),
-            "items_excluded": len(excluded),
-            "exclusions": MetadataValue.md(
-                "\n".join(f"- {i}: {r}" for i, r in sorted(excluded.items())[:20]) or "none"
-            ),
-            "chunks": stream.chunks,
-            "rows": written["ml.chronos_forecast"],
-            "series_per_second": round(stream.series / seconds, 2) if seconds else 0.0,
-            "model_share_of_time": round(stream.model_seconds / seconds, 3) if seconds else 0.0,
-            "mlflow_run_id": run.info.run_id,
-        }
+
+def _log_chronos_run(pipeline, chronos: ChronosModel, spec: StreamSpec, stream: StreamResult, spool: str):
+    """The run's params and spooled forecast files, in the active MLflow run."""
+    import mlflow
+
+    params = chronos_run_params(
+        spec,
+        stream,
+        model=model_name(pipeline),
+        dtype=chronos.dtype,
+        device=chronos.device,
+        uses_covariates=supports_covariates(pipeline),
     )
+    mlflow.log_params(params)
+    mlflow.log_artifacts(spool, "chronos_forecast")
+
+
+def _chronos_checks(chronos: ChronosModel, spec: StreamSpec, stream: StreamResult):
+    """The model loaded; the live forecast is sane and covers every item not excluded."""
     yield AssetCheckResult(
         check_name="chronos_model_available", passed=True, metadata={"model_id": chronos.model_id}
     )
-    problems = list(stream.problems)
-    uncovered = set(items) - stream.covered - set(excluded)
-    if uncovered:
-        problems.append(f"{len(uncovered)} items have no forecast, e.g. {sorted(uncovered)[:3]}")
+    problems = stream_problems(spec, stream)
     yield AssetCheckResult(
         check_name="chronos_forecast_sane",
         passed=not problems,
@@ -265,8 +253,18 @@ def chronos_forecast(
     )
 
 
+def _chronos_writes(spec: StreamSpec, stream: StreamResult) -> list[TableWrite]:
+    """The spooled forecast (an empty table when no item could be forecast) and the exclusions."""
+    as_of = {"as_of": spec.as_of.date()}
+    empty = None if stream.files else to_forecast_table(None, spec.quantiles)
+    return [
+        TableWrite("ml.chronos_forecast", empty, as_of, files=stream.files),
+        TableWrite("ml.forecast_exclusions", stream.exclusion_table(), as_of),
+    ]
+
+
 def origins_for(
-    warehouse: Warehouse, client_id: str, config: ForecastRunConfig, params: ForecastParams
+    warehouse: Warehouse, client_id: str, config: ForecastRunConfig, params: ForecastingParams
 ) -> tuple[pd.Timestamp, list[tuple[str, pd.Timestamp]]]:
     """``as_of`` and the origins both forecast assets forecast from: ``as_of`` itself and the
     rolling backtest cutoffs (the same for every model, so their scores compare)."""
@@ -285,6 +283,7 @@ def origins_for(
 
 @asset(
     partitions_def=clients_partitions,
+    backfill_policy=ONE_CLIENT_PER_RUN,
     group_name="forecasting",
     deps=[AssetKey("ts_demand_daily")],
     kinds={"statsforecast", "duckdb"},
@@ -301,7 +300,7 @@ def baseline_forecast(
     config: ForecastRunConfig,
     warehouse: Warehouse,
     mlflow_tracking: MlflowTracking,
-    params: ForecastParams,
+    forecasting_params: ForecastingParams,
 ):
     """statsforecast baselines (table ``ml.baseline_forecast``), from ``as_of`` and every backtest cutoff.
 
@@ -309,56 +308,33 @@ def baseline_forecast(
     history, Croston SBA for intermittent and lumpy items, a historic average for short ones.
     """
     client_id = validate_client_key(context.partition_key)
+    params = forecasting_params
     as_of, origins = origins_for(warehouse, client_id, config, params)
     demand = load_demand(warehouse, client_id, until=as_of)
-    with mlflow_tracking.run(
-        client_id,
-        f"baseline_forecast {as_of.date()}",
-        {"asset": "baseline_forecast", "client_id": client_id, "dagster_run_id": context.run_id},
-    ) as run:
+    with mlflow_tracking.asset_run("baseline_forecast", client_id, as_of, context.run_id) as run:
         import mlflow
 
-        parts, future = [], None
-        for kind, cutoff in origins:
-            result = forecast_baselines(
-                demand,
-                cutoff,
-                params.horizon,
-                params.quantile_levels,
-                params.min_history_days,
-                n_jobs=params.baseline_n_jobs,
-            )
-            if kind == "forecast":
-                future = result
-            if result.forecasts.empty:
-                continue
-            rows = forecast_rows(result.forecasts, as_of, kind, cutoff, "statsforecast", run.info.run_id)
-            rows["model_id"] = "statsforecast/" + rows["model"]
-            parts.append(rows)
-        rows = pd.concat(parts, ignore_index=True)
+        rows, future = forecast_baselines_from_origins(
+            demand,
+            origins,
+            as_of,
+            params.horizon,
+            params.quantile_levels,
+            params.min_history_days,
+            n_jobs=params.baseline_n_jobs,
+            run_id=run.info.run_id,
+        )
         models = sorted(future.forecasts["model"].unique())
+        items = demand["item_id"].nunique()
         mlflow.log_params(
-            {
-                "models": ",".join(models),
-                "horizon": params.horizon,
-                "as_of": str(as_of.date()),
-                "backtest_cutoffs": ",".join(str(c.date()) for _, c in origins[1:]),
-                "items": demand["item_id"].nunique(),
-                "input_fingerprint": fingerprint(demand),
-            }
+            baseline_run_params(models, params.horizon, as_of, origins, items, fingerprint(demand))
         )
         mlflow_tracking.log_frame(rows, "baseline_forecast")
     for item, reason in future.skipped.items():
         context.log.info(f"item {item}: {reason}")
+    table = to_forecast_table(rows, params.quantile_levels)
     warehouse.replace_client_rows(
-        client_id,
-        [
-            TableWrite(
-                "ml.baseline_forecast",
-                to_forecast_table(rows, params.quantile_levels),
-                {"as_of": as_of.date()},
-            )
-        ],
+        client_id, [TableWrite("ml.baseline_forecast", table, {"as_of": as_of.date()})]
     )
     yield MaterializeResult(
         metadata={
@@ -370,6 +346,10 @@ def baseline_forecast(
             "mlflow_run_id": run.info.run_id,
         }
     )
-    yield _sanity_check(
-        "baseline_forecast_sane", "baseline_forecast", future.forecasts, set(demand["item_id"]), params
+    problems = model_problems(future.forecasts, demand["item_id"], params.horizon, params.quantile_levels)
+    yield AssetCheckResult(
+        check_name="baseline_forecast_sane",
+        asset_key="baseline_forecast",
+        passed=not problems,
+        metadata={"problems": "; ".join(problems) or "none", "rows": len(future.forecasts)},
     )

@@ -16,8 +16,8 @@ from dagster import (
 
 from forecast_assets.core.clients import validate_client_key
 from forecast_assets.core.landing.validation import ALL_KINDS, EVENTS, describe_rejects, ingest_client
-from forecast_assets.defs.partitions import clients_partitions
-from forecast_assets.resources.params import ForecastParams
+from forecast_assets.defs.partitions import ONE_CLIENT_PER_RUN, clients_partitions
+from forecast_assets.resources.params import LandingParams
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
 RAW_KEYS = {kind: f"raw_{kind}" for kind in ALL_KINDS}
@@ -43,15 +43,16 @@ DESCRIPTIONS = {
         AssetCheckSpec("no_rejected_rows", asset="raw_sales", description="Every sales row was accepted.")
     ],
     partitions_def=clients_partitions,
+    backfill_policy=ONE_CLIENT_PER_RUN,
 )
-def raw_landing(context: AssetExecutionContext, warehouse: Warehouse, params: ForecastParams):
+def raw_landing(context: AssetExecutionContext, warehouse: Warehouse, landing_params: LandingParams):
     """Read every landing file of the client, validate, and replace its raw and reject rows.
 
     Every raw table and the rejects are written in one transaction: either the whole delivery
     lands or none of it.
     """
     client_id = validate_client_key(context.partition_key)
-    result = ingest_client(Path(params.landing_dir), client_id, today=dt.date.today())
+    result = ingest_client(Path(landing_params.landing_dir), client_id, today=dt.date.today())
     writes = [TableWrite(f"raw.{kind}", frame) for kind, frame in result.accepted.items()]
     writes.append(TableWrite("raw.rejects", result.rejects))
     warehouse.replace_client_rows(client_id, writes)

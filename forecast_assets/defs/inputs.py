@@ -1,4 +1,9 @@
-"""Reading one client's modelled inputs, and the forecast origin shared by the downstream assets."""
+"""Readers shared by the stage assets: one client's modelled inputs, the forecast origin, and the
+forecasts and champions one stage writes and a later stage reads.
+
+The readers live here, not in the asset module that writes the table, so no stage's asset module
+imports another's (tests/test_architecture.py holds that line).
+"""
 
 from collections.abc import Sequence
 
@@ -12,6 +17,8 @@ from forecast_assets.resources.warehouse import Warehouse
 DEMAND_TABLE = "analytics.ts_demand_daily"
 CALENDAR_TABLE = "analytics.covariate_calendar"
 EVENTS_TABLE = "raw.events"
+FORECAST_TABLES = ("ml.chronos_forecast", "ml.baseline_forecast")
+EVALUATION_TABLE = "ml.forecast_evaluation"
 
 
 class ForecastRunConfig(Config):
@@ -114,3 +121,43 @@ def resolve_as_of(config: ForecastRunConfig, last: pd.Timestamp | pd.DataFrame) 
     if as_of > last:
         raise ValueError(f"as_of {as_of.date()} is after the last date with data ({last.date()})")
     return as_of
+
+
+def load_champions(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """item_id -> champion_model for one client and origin."""
+    return (
+        warehouse.read_client(EVALUATION_TABLE, client_id, "as_of = ? and is_champion", [as_of.date()])
+        .to_pandas()[["item_id", "model"]]
+        .rename(columns={"model": "champion_model"})
+    )
+
+
+def _read_forecasts(warehouse: Warehouse, client_id: str, where: str, params: list) -> pd.DataFrame:
+    """Rows of every forecast table that exists (a model that never ran has none), in one frame."""
+    frames = [
+        warehouse.read_client(table, client_id, where, params).to_pandas()
+        for table in FORECAST_TABLES
+        if warehouse.table_exists(table)
+    ]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    for column in ("date", "cutoff", "as_of"):
+        out[column] = pd.to_datetime(out[column])
+    return out
+
+
+def load_forecasts(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Forecast and backtest rows of every model for one client and origin."""
+    out = _read_forecasts(warehouse, client_id, "as_of = ?", [as_of.date()])
+    if out.empty:
+        raise ValueError(f"no forecasts for client '{client_id}' at as_of {as_of.date()}")
+    return out
+
+
+def load_earlier_forecasts(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Live forecasts made at earlier origins whose dates now have actuals (up to ``as_of``)."""
+    return _read_forecasts(
+        warehouse, client_id, "kind = 'forecast' and as_of < ? and date <= ?", [as_of.date(), as_of.date()]
+    )

@@ -1,15 +1,22 @@
 """Inventory metrics from the champion forecast, stock levels and lead times, with item classes."""
 
+import pandas as pd
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from forecast_assets.core.classification import demand_profile
 from forecast_assets.core.clients import validate_client_key
+from forecast_assets.core.inventory.demand import forecast_error_sigma
 from forecast_assets.core.inventory.policy import inventory_recommendations, to_inventory_table
-from forecast_assets.defs.evaluation import load_champions, load_forecasts
-from forecast_assets.defs.inputs import ForecastRunConfig, load_demand, resolve_as_of
-from forecast_assets.defs.partitions import clients_partitions
-from forecast_assets.resources.params import ForecastParams
+from forecast_assets.defs.inputs import (
+    ForecastRunConfig,
+    load_champions,
+    load_demand,
+    load_forecasts,
+    resolve_as_of,
+)
+from forecast_assets.defs.partitions import ONE_CLIENT_PER_RUN, clients_partitions
+from forecast_assets.resources.params import ForecastingParams, InventoryParams
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
 INVENTORY_TABLE = "ml.inventory_metrics"
@@ -17,17 +24,22 @@ INVENTORY_TABLE = "ml.inventory_metrics"
 
 @asset(
     partitions_def=clients_partitions,
+    backfill_policy=ONE_CLIENT_PER_RUN,
     group_name="inventory",
     deps=[AssetKey("forecast_evaluation"), AssetKey("raw_products"), AssetKey("raw_stock_levels")],
     kinds={"scipy", "duckdb"},
 )
 def inventory_metrics(
-    context: AssetExecutionContext, config: ForecastRunConfig, warehouse: Warehouse, params: ForecastParams
+    context: AssetExecutionContext,
+    config: ForecastRunConfig,
+    warehouse: Warehouse,
+    forecasting_params: ForecastingParams,
+    inventory_params: InventoryParams,
 ) -> MaterializeResult:
     """Safety stock, reorder point, days of inventory, order quantity, stock-out risk, ABC/XYZ and
     demand class per item (``ml.inventory_metrics``). The spread behind the safety stock is the
     champion's backtest error (``sigma``) or its forecast quantiles (``quantile``), chosen by
-    ``params.safety_stock_method``; both are written."""
+    ``inventory_params.safety_stock_method``; both are written."""
     client_id = validate_client_key(context.partition_key)
     demand = load_demand(warehouse, client_id)
     as_of = resolve_as_of(config, demand)
@@ -43,45 +55,55 @@ def inventory_metrics(
         demand[["item_id", "date", "units_sold", "is_stockout"]], on=["item_id", "date"]
     )
     backtest = backtest[backtest["is_stockout"] == 0]
-    sigma = (backtest["point"] - backtest["units_sold"]).groupby(backtest["item_id"]).std(ddof=1)
+    sigma = forecast_error_sigma(backtest)  # RMSE of the expected demand's errors: keeps the bias
     products = warehouse.read_client("raw.products", client_id).to_pandas()
-    stock = warehouse.query(
-        "select item_id, date, on_hand, on_order from raw.stock_levels s where client_id = ? and date = "
-        "(select max(date) from raw.stock_levels t where t.client_id = s.client_id and t.item_id = s.item_id "
-        "and t.date <= ?)",
-        [client_id, as_of.date()],
-    ).to_pandas()
-    profile = demand_profile(demand, list(products["item_id"]), as_of, params.abc_cutoffs, params.xyz_cutoffs)
+    stock = _latest_stock(warehouse, client_id, as_of)
+    profile = demand_profile(
+        demand, list(products["item_id"]), as_of, inventory_params.abc_cutoffs, inventory_params.xyz_cutoffs
+    )
     recs = inventory_recommendations(
         future,
         sigma,
         champions,
         products,
         stock,
-        params.service_level,
-        params.review_period_days,
-        method=params.safety_stock_method,
-        quantile_levels=params.quantile_levels,
+        inventory_params.service_level,
+        inventory_params.review_period_days,
+        method=inventory_params.safety_stock_method,
+        quantile_levels=forecasting_params.quantile_levels,
         profile=profile,
     )
     table = to_inventory_table(recs).with_columns(pl.lit(as_of.date()).alias("as_of"))
     warehouse.add_missing_columns(INVENTORY_TABLE, table)
     warehouse.replace_client_rows(client_id, [TableWrite(INVENTORY_TABLE, table, {"as_of": as_of.date()})])
+    return MaterializeResult(metadata=_inventory_metadata(recs, as_of, inventory_params.safety_stock_method))
+
+
+def _latest_stock(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Each item's latest stock snapshot on or before ``as_of`` (on hand, on order)."""
+    return warehouse.query(
+        "select item_id, date, on_hand, on_order from raw.stock_levels s where client_id = ? and date = "
+        "(select max(date) from raw.stock_levels t where t.client_id = s.client_id and t.item_id = s.item_id "
+        "and t.date <= ?)",
+        [client_id, as_of.date()],
+    ).to_pandas()
+
+
+def _inventory_metadata(recs: pd.DataFrame, as_of: pd.Timestamp, method: str) -> dict[str, object]:
+    """What the asset reports: items to order, incomplete items with what they miss, the classes."""
     incomplete = recs[recs["status"] != "ok"]
-    return MaterializeResult(
-        metadata={
-            "as_of": str(as_of.date()),
-            "items": len(recs),
-            "items_to_order": int((recs["suggested_order_qty"].fillna(0) > 0).sum()),
-            "incomplete": len(incomplete),
-            "safety_stock_method": params.safety_stock_method,
-            "quantile_method_approximation": "per-day normal fitted to the quantiles above the median; "
-            "days independent (variances add over the lead time)",
-            "abc_classes": MetadataValue.json(recs["abc_class"].value_counts().to_dict()),
-            "xyz_classes": MetadataValue.json(recs["xyz_class"].value_counts().to_dict()),
-            "demand_classes": MetadataValue.json(recs["demand_class"].value_counts().to_dict()),
-            "incomplete_reasons": MetadataValue.md(
-                "\n".join(f"- {r.item_id}: {r.missing}" for r in incomplete.itertuples()) or "none"
-            ),
-        }
-    )
+    return {
+        "as_of": str(as_of.date()),
+        "items": len(recs),
+        "items_to_order": int((recs["suggested_order_qty"].fillna(0) > 0).sum()),
+        "incomplete": len(incomplete),
+        "safety_stock_method": method,
+        "quantile_method_approximation": "per-day normal fitted to the quantiles above the median; "
+        "days independent (variances add over the lead time)",
+        "abc_classes": MetadataValue.json(recs["abc_class"].value_counts().to_dict()),
+        "xyz_classes": MetadataValue.json(recs["xyz_class"].value_counts().to_dict()),
+        "demand_classes": MetadataValue.json(recs["demand_class"].value_counts().to_dict()),
+        "incomplete_reasons": MetadataValue.md(
+            "\n".join(f"- {r.item_id}: {r.missing}" for r in incomplete.itertuples()) or "none"
+        ),
+    }

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
-from dagster import EnvVar
+from dagster import ConfigurableResource, EnvVar
 
 from forecast_assets.resources.chronos import ChronosModel
-from forecast_assets.resources.params import ForecastParams
+from forecast_assets.resources.params import (
+    EvaluationParams,
+    ForecastingParams,
+    InventoryParams,
+    LandingParams,
+)
 from forecast_assets.resources.tracking import MlflowTracking
 from forecast_assets.resources.warehouse import Warehouse
 from forecast_assets.settings import Settings
@@ -23,44 +30,42 @@ def _secret(name: str, value: str, normalize: Callable[[str], str] = str.strip) 
     return EnvVar(name) if raw and raw == os.environ[name] and normalize(raw) == value else value
 
 
-def build_resources(settings: Settings) -> dict[str, object]:
-    from forecast_assets.defs.dbt import dbt_resource
+R = TypeVar("R", bound=ConfigurableResource)
 
+
+def _config_value(value: Any) -> Any:
+    """A settings value as resource config takes it: paths as text, tuples as lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def from_settings(resource: type[R], settings: Settings, prefix: str = "") -> R:
+    """``resource`` with every field taken from the Settings field of the same name (after
+    ``prefix``: ``ChronosModel.batch_size`` is ``chronos_batch_size``), so no default is copied
+    into a resource, and a resource field without a setting fails at load instead of
+    silently keeping a default of its own."""
+    values = {}
+    for name in resource.model_fields:
+        attribute = prefix + name
+        if not hasattr(settings, attribute):
+            raise AttributeError(f"{resource.__name__}.{name}: Settings has no field {attribute!r}")
+        values[name] = _config_value(getattr(settings, attribute))
+    return resource(**values)
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "warehouse": Warehouse(url=_secret("WAREHOUSE_URL", settings.warehouse_url)),
-        "chronos": ChronosModel(
-            model_id=settings.chronos_model_id,
-            device=settings.chronos_device,
-            dtype=settings.chronos_dtype,
-            batch_size=settings.chronos_batch_size,
-            context_length=settings.chronos_context_length,
-            required=settings.chronos_required,
-            cross_learning=settings.chronos_cross_learning,
-            chunk_items=settings.chronos_chunk_items,
-        ),
+        "chronos": from_settings(ChronosModel, settings, prefix="chronos_"),
         "mlflow_tracking": MlflowTracking(
             tracking_uri=_secret("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri, sqlalchemy_url),
             artifact_root=settings.mlflow_artifact_location,
         ),
-        "params": ForecastParams(
-            landing_dir=str(settings.landing_dir),
-            horizon=settings.horizon,
-            quantiles=list(settings.quantiles),
-            service_level=settings.service_level,
-            review_period_days=settings.review_period_days,
-            safety_stock_method=settings.safety_stock_method,
-            abc_cutoffs=list(settings.abc_cutoffs),
-            xyz_cutoffs=list(settings.xyz_cutoffs),
-            min_history_days=settings.min_history_days,
-            baseline_n_jobs=settings.baseline_n_jobs,
-            backtest_windows=settings.backtest_windows,
-            backtest_step_days=settings.backtest_step_days,
-            champion_metric=settings.champion_metric,
-            champion_margin=settings.champion_margin,
-            champion_scope=settings.champion_scope,
-            drift_recent_days=settings.drift_recent_days,
-            plot_top_items=settings.plot_top_items,
-            holiday_country=settings.holiday_country,
-        ),
-        "dbt": dbt_resource(settings),
+        "landing_params": from_settings(LandingParams, settings),
+        "forecasting_params": from_settings(ForecastingParams, settings),
+        "evaluation_params": from_settings(EvaluationParams, settings),
+        "inventory_params": from_settings(InventoryParams, settings),
     }

@@ -14,16 +14,20 @@ _LOCK = threading.Lock()
 
 
 class ChronosModel(ConfigurableResource):
-    """Settings of the forecasting model; :meth:`pipeline` loads it on first use."""
+    """Settings of the forecasting model; :meth:`pipeline` loads it on first use.
 
-    model_id: str = "amazon/chronos-2"
-    device: str = "auto"
-    dtype: str = "float32"
-    batch_size: int = 256
-    context_length: int = 512
-    required: bool = False
-    cross_learning: bool = False
-    chunk_items: int = 1024
+    Every field is the ``chronos_``-prefixed Settings field of the same name, defaults included
+    (filled by ``build_resources``): no default is written here.
+    """
+
+    model_id: str
+    device: str
+    dtype: str
+    batch_size: int
+    context_length: int
+    required: bool
+    cross_learning: bool
+    chunk_items: int
 
     def pipeline(self):
         """The loaded pipeline; raises ``ModelUnavailable`` with the cause and remedy."""

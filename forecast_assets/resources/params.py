@@ -1,32 +1,57 @@
-"""Forecasting parameters shared by the assets (horizon, quantiles, service level, landing dir)."""
+"""The parameters of each stage of the flow, one resource per stage.
+
+An asset declares only the stages whose parameters it reads, so a change to, say, the champion
+margin touches the evaluation assets and nothing upstream. The fields carry no defaults:
+:func:`forecast_assets.resources.build.build_resources` fills each one from the same-named
+:class:`~forecast_assets.settings.Settings` field, the one place a default is written.
+"""
 
 from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 
+class LandingParams(ConfigurableResource):
+    """Where clients deliver their files (``landing_dir/<client>/...``)."""
 
-class ForecastParams(ConfigurableResource):
     landing_dir: str
-    horizon: int = 28
-    quantiles: list[float] = list(DEFAULT_QUANTILES)  # noqa: RUF012 (pydantic copies defaults)
-    service_level: float = 0.95
-    review_period_days: int = 7
-    safety_stock_method: str = "sigma"  # "sigma" (backtest errors) or "quantile" (forecast quantiles)
-    abc_cutoffs: list[float] = [0.8, 0.95]  # noqa: RUF012 (cumulative revenue shares: A, B)
-    xyz_cutoffs: list[float] = [0.5, 1.0]  # noqa: RUF012 (weekly demand CV: X, Y)
-    min_history_days: int = 14
-    baseline_n_jobs: int = 1
-    backtest_windows: int = 3
-    backtest_step_days: int = 7
-    champion_metric: str = "mae"
-    champion_margin: float = 0.05
-    champion_scope: str = "client"
-    drift_recent_days: int = 28
-    plot_top_items: int = 6
-    holiday_country: str = "US"
+
+
+class ForecastingParams(ConfigurableResource):
+    """What every model forecasts (horizon, quantiles) and from which origins (backtest windows).
+
+    Read by the forecasting assets, by evaluation and inventory (which score and use those
+    quantiles over that horizon) and by dbt (the calendar spans the horizon, with holidays).
+    """
+
+    horizon: int
+    quantiles: list[float]
+    min_history_days: int
+    baseline_n_jobs: int
+    backtest_windows: int
+    backtest_step_days: int
+    holiday_country: str
 
     @property
     def quantile_levels(self) -> tuple[float, ...]:
         return tuple(self.quantiles)
+
+
+class EvaluationParams(ConfigurableResource):
+    """How models are compared: the champion-challenger rule, drift windows, plots."""
+
+    champion_metric: str
+    champion_margin: float
+    champion_scope: str
+    drift_recent_days: int
+    plot_top_items: int
+
+
+class InventoryParams(ConfigurableResource):
+    """The stocking policy and item classes (``safety_stock_method``: sigma or quantile)."""
+
+    service_level: float
+    review_period_days: int
+    safety_stock_method: str
+    abc_cutoffs: list[float]
+    xyz_cutoffs: list[float]

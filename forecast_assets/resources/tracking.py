@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +18,14 @@ class MlflowTracking(ConfigurableResource):
     """Where runs are logged. ``tracking_uri`` defaults to a local SQLite file; Postgres
     (``postgresql+psycopg2://...``) and an MLflow server (``http://...``) work the same way.
 
-    ``artifact_root`` is where a new client experiment keeps its artifacts. It is explicit for
-    a database store (see :attr:`Settings.mlflow_artifact_location`), which would otherwise
-    write under ``./mlruns`` of whatever directory the process happens to run in.
+    ``artifact_root`` is where a new client experiment keeps its artifacts, always
+    :attr:`Settings.mlflow_artifact_location` (explicit for a database store, which would
+    otherwise write under ``./mlruns`` of whatever directory the process happens to run in;
+    None leaves the choice to an MLflow server).
     """
 
     tracking_uri: str
-    artifact_root: str | None = None
+    artifact_root: str | None
 
     def _client(self):
         import mlflow
@@ -38,15 +39,18 @@ class MlflowTracking(ConfigurableResource):
         mlflow = self._client()
         experiment = f"forecast-assets/{validate_client_key(client_id)}"
         if mlflow.get_experiment_by_name(experiment) is None:
-            artifact_root = self.artifact_root
-            if artifact_root is None and self.tracking_uri.startswith("sqlite:///"):
-                artifact_root = (
-                    Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts"
-                ).as_uri()
-            mlflow.create_experiment(experiment, artifact_location=artifact_root)
+            mlflow.create_experiment(experiment, artifact_location=self.artifact_root)
         mlflow.set_experiment(experiment)
         with mlflow.start_run(run_name=run_name, tags=tags) as active:
             yield active
+
+    def asset_run(
+        self, asset: str, client_id: str, as_of: pd.Timestamp, dagster_run_id: str
+    ) -> AbstractContextManager[object]:
+        """The run of one asset materialization, named ``<asset> <as_of>`` and tagged with the
+        asset, the client and the Dagster run, so an MLflow run leads back to its Dagster run."""
+        tags = {"asset": asset, "client_id": client_id, "dagster_run_id": dagster_run_id}
+        return self.run(client_id, f"{asset} {as_of.date()}", tags)
 
     def log_frame(self, frame: pd.DataFrame, name: str) -> None:
         """Log a DataFrame as a Parquet artifact of the active run."""

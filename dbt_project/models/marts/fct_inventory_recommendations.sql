@@ -42,7 +42,9 @@ select
     cast(i.revenue_share as double precision) as revenue_share,
     cast(i.weekly_demand_cv as double precision) as weekly_demand_cv,
     cast(i.adi as double precision) as adi,
-    cast(i.demand_size_cv2 as double precision) as demand_size_cv2
+    cast(i.demand_size_cv2 as double precision) as demand_size_cv2,
+    cast(i.exposure_demand as double precision) as exposure_demand,
+    cast(i.fill_rate as double precision) as fill_rate
 from {{ source('ml', 'inventory_metrics') }} i
 join latest l on i.as_of = l.as_of
 where i.client_id = {{ client_id() }}

@@ -17,11 +17,13 @@ learned as a week of zero demand, copied forward by the seasonal naive, and unde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from forecast_assets.core.classification import adi_cv2, demand_class
+from forecast_assets.core.forecasting.chronos_stream import forecast_rows
 from forecast_assets.core.forecasting.frame import finalize_forecast, quantile_column
 
 SEASON = 7
@@ -192,3 +194,33 @@ def forecast_baselines(
     return BaselineResult(
         forecasts=forecasts, skipped=skipped, demand_classes={str(k): int(v) for k, v in counts.items()}
     )
+
+
+def forecast_baselines_from_origins(
+    demand: pd.DataFrame,
+    origins: Sequence[tuple[str, pd.Timestamp]],
+    as_of: pd.Timestamp,
+    horizon: int,
+    quantiles: tuple[float, ...],
+    min_history_days: int = 14,
+    n_jobs: int = 1,
+    run_id: str | None = None,
+) -> tuple[pd.DataFrame, BaselineResult]:
+    """The baselines from every ``(kind, cutoff)`` origin as ``ml.baseline_forecast`` rows, and the
+    result of the live (``forecast``) origin, whose skipped items and demand classes are reported.
+
+    The origins are the ones Chronos forecasts from too, so the models' backtest scores compare.
+    """
+    parts, future = [], None
+    for kind, cutoff in origins:
+        result = forecast_baselines(demand, cutoff, horizon, quantiles, min_history_days, n_jobs=n_jobs)
+        if kind == "forecast":
+            future = result
+        if result.forecasts.empty:
+            continue
+        rows = forecast_rows(result.forecasts, as_of, kind, cutoff, "statsforecast", run_id)
+        rows["model_id"] = "statsforecast/" + rows["model"]
+        parts.append(rows)
+    if future is None:
+        raise ValueError("origins must include the live ('forecast', as_of) origin")
+    return pd.concat(parts, ignore_index=True), future

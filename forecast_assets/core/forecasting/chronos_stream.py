@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,54 +80,75 @@ def forecast_rows(
     return out
 
 
+@dataclass(frozen=True)
+class StreamSpec:
+    """What one Chronos stream forecasts and how: plain, immutable values fixed before it starts.
+
+    Why one object: the asset builds it once from its resources and params, and the same spec
+    can be logged, compared, or replayed with :func:`dataclasses.replace` in tests and
+    benchmarks. ``items`` are forecast from every ``(kind, cutoff)`` in ``origins``; ``run_id``
+    (the tracking run) is stamped on every row. ``chunk_items`` bounds memory (items per slice),
+    ``batch_size`` the series per model call.
+    """
+
+    client_id: str
+    as_of: pd.Timestamp
+    horizon: int
+    quantiles: tuple[float, ...]
+    model_id: str
+    items: tuple[str, ...] = field(repr=False)
+    origins: tuple[tuple[str, pd.Timestamp], ...]
+    chunk_items: int = 1024
+    batch_size: int = 256
+    context_length: int | None = None
+    cross_learning: bool = False
+    min_history: int = 1
+    run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # Lists passed in are frozen to tuples, so the spec really cannot change under a run.
+        object.__setattr__(self, "items", tuple(self.items))
+        object.__setattr__(self, "origins", tuple(self.origins))
+        object.__setattr__(self, "quantiles", tuple(self.quantiles))
+
+
 def stream_forecasts(
     pipeline,
+    spec: StreamSpec,
     read_chunk: ChunkReader,
-    items: Sequence[str],
-    origins: Sequence[tuple[str, pd.Timestamp]],
     spool: Path,
     *,
-    client_id: str,
-    as_of: pd.Timestamp,
-    horizon: int,
-    quantiles: tuple[float, ...],
-    model_id: str,
-    chunk_items: int = 1024,
-    batch_size: int = 256,
-    context_length: int | None = None,
-    cross_learning: bool = False,
-    min_history: int = 1,
     events: pd.DataFrame | None = None,
-    run_id: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> StreamResult:
-    """Forecast ``items`` from every ``(kind, cutoff)`` origin, one slice at a time.
+    """Forecast ``spec.items`` from every origin of ``spec``, one slice at a time.
 
     ``read_chunk(items)`` returns that slice's demand and calendar (read only up to ``as_of`` and
-    ``as_of + horizon``). Each slice's rows go to ``spool/chunk-NNNNN.parquet``.
+    ``as_of + horizon``); ``events`` (optional) are the client's event columns per date. Each
+    slice's rows go to ``spool/chunk-NNNNN.parquet``.
     """
     result = StreamResult()
     name = model_name(pipeline)
-    chunks = list(item_chunks(items, chunk_items))
+    chunks = list(item_chunks(spec.items, spec.chunk_items))
     for number, chunk in enumerate(chunks):
         demand, calendar = read_chunk(chunk)
         result._hash.update(pd.util.hash_pandas_object(demand, index=False).to_numpy().tobytes())
         tables = []
-        for kind, cutoff in origins:
+        for kind, cutoff in spec.origins:
             frames = build_frames(
                 demand,
                 calendar,
                 cutoff,
-                horizon,
-                client_id=client_id,
+                spec.horizon,
+                client_id=spec.client_id,
                 events=events,
-                context_length=context_length,
-                min_history=min_history,
+                context_length=spec.context_length,
+                min_history=spec.min_history,
             )
             result.covariates = frames.future_covariates
             result.exclusions += [
                 {
-                    "as_of": as_of.date(),
+                    "as_of": spec.as_of.date(),
                     "kind": kind,
                     "cutoff": pd.Timestamp(cutoff).date(),
                     "model": name,
@@ -141,11 +162,11 @@ def stream_forecasts(
                 pipeline,
                 frames,
                 cutoff,
-                horizon,
-                quantiles,
-                batch_size=batch_size,
-                context_length=context_length,
-                cross_learning=cross_learning,
+                spec.horizon,
+                spec.quantiles,
+                batch_size=spec.batch_size,
+                context_length=spec.context_length,
+                cross_learning=spec.cross_learning,
                 validate_inputs=False,  # build_frames checked the same, naming item and field
             )
             result.model_seconds += time.perf_counter() - started
@@ -154,15 +175,18 @@ def stream_forecasts(
             if kind == "forecast":
                 result.covered |= set(forecast["item_id"])
                 result.problems += forecast_problems(
-                    forecast, set(frames.context["item_id"]), horizon, quantiles
+                    forecast, set(frames.context["item_id"]), spec.horizon, spec.quantiles
                 )
             tables.append(
-                to_forecast_table(forecast_rows(forecast, as_of, kind, cutoff, model_id, run_id), quantiles)
+                to_forecast_table(
+                    forecast_rows(forecast, spec.as_of, kind, cutoff, spec.model_id, spec.run_id),
+                    spec.quantiles,
+                )
             )
         path = spool / f"chunk-{number:05d}.parquet"
         pl.concat(tables).write_parquet(path)
         result.files.append(path)
         result.chunks += 1
         if log:
-            log(f"chunk {number + 1}/{len(chunks)}: {len(chunk)} items, {len(origins)} origins spooled")
+            log(f"chunk {number + 1}/{len(chunks)}: {len(chunk)} items, {len(spec.origins)} origins spooled")
     return result

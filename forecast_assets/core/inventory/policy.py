@@ -1,37 +1,47 @@
-"""Inventory decisions from the champion's probabilistic forecast, and item classes.
+"""The periodic-review order-up-to (R, S) policy, as small decision functions.
 
-Formulas (Silver, Pyke and Thomas, *Inventory and Production Management in Supply Chains*, 4th
-ed., ch. 6; Chopra and Meindl, *Supply Chain Management*, 6th ed., ch. 12):
+Every R days (the review period) each item is reviewed and, when its inventory position
+(on hand + on order) is below the order-up-to level S, ordered up to S (rounded up to whole packs
+and the MOQ). The order arrives after the lead time L, and the next order can only arrive R days
+after that, so the stock on hand after this review must cover the demand of L + R days: the
+*exposure*. Every level is therefore set over L + R (Silver, Pyke and Thomas, *Inventory and
+Production Management in Supply Chains*, 4th ed., ch. 6; Chopra and Meindl, *Supply Chain
+Management*, 6th ed., ch. 12 for the variable lead time):
 
-- z = Phi^-1(service level)                                   (scipy.stats.norm.ppf)
-- safety stock SS = z * sigma_d * sqrt(L)                      (lead time known exactly)
-  or SS = z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2)            (lead time varies, std sigma_L)
-- reorder point ROP = forecast demand over the lead time + SS
-- order-up-to level S = forecast demand over (L + review period R) + SS
-- suggested order = S - (on hand + on order) when that position is at or below ROP, rounded up
-  to the pack size and at least the MOQ; else 0
-- days of inventory = on hand / mean daily forecast demand
-- stock-out risk before the next replenishment = P(lead-time demand > inventory position)
-  under the same normal model that sets SS
+- z = Phi^-1(service level)                                      (scipy.stats.norm.ppf)
+- mu = expected demand over L + R, from the forecast's daily *means* (:mod:`.demand`)
+- sigma = sqrt((L + R) sigma_d^2 + d^2 sigma_L^2)                 (lead time of std sigma_L)
+- safety stock SS = z sigma; order-up-to level S = mu + SS
+- reorder point = S: under periodic review an order is placed whenever the position is below S
+- order = S - position, rounded up to packs and MOQ, when positive; else 0
+- stock-out probability = P(demand over L + R > position): the risk of a stock-out before the
+  next possible replenishment if nothing is ordered at this review
+- expected fill rate at S = 1 - sigma G(z) / (d R), G the standard normal loss function: the
+  expected shortage of a review cycle over the cycle's expected demand (Silver, Pyke and
+  Thomas, ch. 6, (R, S) with backorders; it ignores the shortage already outstanding at the
+  start of the cycle, negligible at service levels of 0.9 and above)
 
-Two estimates of the lead-time demand spread are computed for every item and both reported; the
-``safety_stock_method`` setting picks the one that drives SS, ROP, S, the order and the risk:
+The cycle service level met is P(demand over L + R <= S): with backorders, the share of review
+cycles in which no demand waits, i.e. the net stock just before the next order arrives is not
+negative. ``benchmarks/inventory_simulation.py`` checks it by simulation (docs/inventory.md).
 
-- ``sigma``: sigma_d is the standard deviation of the champion's daily backtest errors
-  (forecast - actual, stock-out days excluded): what the model has actually missed by.
-- ``quantile``: the lead-time demand quantile read from the champion's forecast quantiles. Each
-  day's quantiles are turned into a normal N(point_t, s_t^2) whose s_t is the least-squares fit
-  of q_p - q50 = s_t * Phi^-1(p) over the levels p > 0.5 (the upper tail, the one a service
-  level above 0.5 needs; the lower quantiles are clipped at zero demand and would bias it).
-  Days are taken as independent, so Var(lead-time demand) = sum of s_t^2 over the lead time
-  (fractional days pro rata, days beyond the horizon at the horizon mean) plus d^2 sigma_L^2,
-  and the quantile at the service level is LTD + z * sqrt(Var).
-  Why not add up the per-day quantiles: the sum of per-day p-quantiles is the p-quantile of the
-  sum only if days are comonotonic (perfectly correlated); it is an upper bound that grows like
-  L rather than sqrt(L), and it cannot reach a 0.95 level from a 0.1..0.9 grid without an
-  extrapolation anyway. Independence is the same assumption behind z * sigma_d * sqrt(L), so
-  the two methods differ only in where the daily spread comes from and are comparable; where
-  daily errors are positively correlated both understate the spread.
+The spread sigma comes from one of two estimates, both reported; ``safety_stock_method`` picks the
+one that drives SS, S, the order, the stock-out probability and the fill rate:
+
+- ``sigma``: sigma_d is the root mean square of the champion's daily backtest errors of its
+  expected demand (:func:`.demand.forecast_error_sigma`; it keeps the bias a standard deviation
+  would drop); days are taken as independent, so the variance over n days is n sigma_d^2.
+- ``quantile``: each day's quantiles are turned into a normal N(mean_t, s_t^2) whose s_t is the
+  least-squares fit of q_p - q50 = s_t Phi^-1(p) over the levels p > 0.5 (the upper tail, the
+  one a service level above 0.5 needs; the lower quantiles are clipped at zero demand and would
+  bias it). Days are independent, so the variance over L + R is the sum of the s_t^2 (fractional
+  days pro rata, days beyond the horizon at the horizon mean) plus d^2 sigma_L^2. Adding up
+  per-day quantiles instead would assume perfectly correlated days: an upper bound growing like
+  n rather than sqrt(n).
+
+``lead_time_demand`` and ``lead_time_demand_quantile`` describe the lead time L alone (what is
+consumed before this order arrives, and its service-level quantile under the quantile method);
+no decision uses them.
 
 Item classes (ABC, XYZ, Syntetos-Boylan) come from :mod:`forecast_assets.core.classification`.
 
@@ -43,7 +53,8 @@ present are still filled, the others stay null rather than guessed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -51,6 +62,7 @@ import polars as pl
 from scipy.stats import norm
 
 from forecast_assets.core.forecasting.frame import quantile_column
+from forecast_assets.core.inventory.demand import expected_daily_demand, normal_loss
 
 SAFETY_STOCK_METHODS = ("sigma", "quantile")
 
@@ -81,6 +93,8 @@ _NUMBERS = (
     "weekly_demand_cv",
     "adi",
     "demand_size_cv2",
+    "exposure_demand",
+    "fill_rate",
 )
 OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.Utf8,
@@ -105,14 +119,28 @@ def service_z(service_level: float) -> float:
 
 
 def safety_stock(
-    z: float, sigma_d: float, lead_time: float, mean_d: float = 0.0, sigma_lead: float = 0.0
+    z: float, sigma_d: float, days: float, mean_d: float = 0.0, sigma_lead: float = 0.0
 ) -> float:
-    """z * sqrt(L sigma_d^2 + d^2 sigma_L^2); reduces to z sigma_d sqrt(L) when sigma_L = 0.
+    """z * sqrt(n sigma_d^2 + d^2 sigma_L^2) over n days; z sigma_d sqrt(n) when sigma_L = 0.
 
-    Chopra and Meindl, ch. 12: the standard deviation of demand over a lead time of L periods
-    with i.i.d. per-period demand (std sigma_d, mean d) and a lead time of std sigma_L.
+    Chopra and Meindl, ch. 12: the standard deviation of demand over n periods of i.i.d. demand
+    (std sigma_d, mean d) when the lead time has std sigma_L. The policy calls it with n = L + R.
     """
-    return float(z * math.sqrt(lead_time * sigma_d**2 + (mean_d**2) * (sigma_lead**2)))
+    return float(z * exposure_sigma(days, sigma_d, mean_d, sigma_lead))
+
+
+def exposure_days(lead_time: float, review_period: float) -> float:
+    """L + R: the days one review's stock must last, until the order placed at the *next* review
+    arrives (an order placed now arrives after L; nothing else can arrive before L + R)."""
+    if lead_time < 0 or review_period < 0:
+        raise ValueError(f"lead time and review period must be >= 0, got {lead_time}, {review_period}")
+    return float(lead_time + review_period)
+
+
+def exposure_sigma(days: float, sigma_d: float, mean_d: float = 0.0, sigma_lead: float = 0.0) -> float:
+    """Standard deviation of demand over ``days`` of independent daily errors sigma_d, plus the
+    lead-time spread: a lead time sigma_L days longer or shorter moves d sigma_L units of demand."""
+    return math.sqrt(days * sigma_d**2 + (mean_d * sigma_lead) ** 2)
 
 
 def demand_over(daily: np.ndarray, days: float) -> float:
@@ -149,6 +177,26 @@ def quantile_sigma(quantiles: np.ndarray, levels: Sequence[float]) -> np.ndarray
     return np.clip(spread @ z / float(z @ z), 0.0, None)
 
 
+@dataclass(frozen=True)
+class PolicyLevels:
+    """Safety stock and order-up-to level S of one item; the reorder point is S (periodic review:
+    any position below S triggers an order at the review)."""
+
+    safety_stock: float
+    order_up_to_level: float
+
+    @property
+    def reorder_point(self) -> float:
+        return self.order_up_to_level
+
+
+def policy_levels(exposure_demand: float, spread: float, z: float) -> PolicyLevels:
+    """S = expected demand over L + R + z * its standard deviation: P(demand over L + R <= S) is
+    the service level under the normal model."""
+    ss = z * spread
+    return PolicyLevels(safety_stock=ss, order_up_to_level=exposure_demand + ss)
+
+
 def round_order(qty: float, moq: float | None, pack_size: float | None) -> float:
     """Round a positive need up to whole packs, and up to the MOQ."""
     if qty <= 0:
@@ -160,15 +208,145 @@ def round_order(qty: float, moq: float | None, pack_size: float | None) -> float
     return float(qty)
 
 
-def stockout_probability(position: float, lead_time_demand: float, spread: float) -> float:
-    """P(lead-time demand > position) for lead-time demand ~ N(lead_time_demand, spread^2)."""
+def order_quantity(
+    order_up_to_level: float, position: float, moq: float | None = None, pack_size: float | None = None
+) -> float:
+    """S - position when positive, rounded *up* to whole packs and the MOQ (rounding down would
+    leave the position below S, under the service level); 0 when the position is at or above S."""
+    return round_order(order_up_to_level - position, moq, pack_size)
+
+
+def stockout_probability(position: float, exposure_demand: float, spread: float) -> float:
+    """P(demand over the exposure > position) for that demand ~ N(exposure_demand, spread^2)."""
     if spread > 0:
-        return float(norm.sf((position - lead_time_demand) / spread))
-    return float(position < lead_time_demand)
+        return float(norm.sf((position - exposure_demand) / spread))
+    return float(position < exposure_demand)
+
+
+def expected_fill_rate(z: float, spread: float, demand_per_review: float) -> float | None:
+    """Share of demand served from stock at S: 1 - spread G(z) / expected demand per review.
+
+    spread G(z) is the expected shortage at the end of an L + R exposure (normal loss function),
+    i.e. the demand of one review cycle that waits. None when no demand is expected.
+    """
+    if demand_per_review <= 0:
+        return None
+    return float(max(0.0, 1.0 - spread * normal_loss(z) / demand_per_review))
+
+
+_MISSING_SPREAD = {
+    "sigma": "forecast error estimate (no holdout)",
+    "quantile": "forecast quantiles above the median",
+}
+
+
+def what_is_missing(
+    has_forecast: bool, has_lead_time: bool, has_stock: bool, has_spread: bool, method: str
+) -> list[str]:
+    """The inputs an item lacks, in the words ``missing`` reports. The spread is only asked for
+    when there is a forecast to spread around."""
+    missing = []
+    if not has_forecast:
+        missing.append("forecast (no sales history)")
+    if not has_lead_time:
+        missing.append("lead_time_days")
+    if not has_stock:
+        missing.append("stock level")
+    if has_forecast and not has_spread:
+        missing.append(_MISSING_SPREAD[method])
+    return missing
+
+
+@dataclass(frozen=True)
+class ItemInputs:
+    """What one item's decision needs; None where the input is not there."""
+
+    daily: np.ndarray | None  # expected (mean) demand per day from the forecast origin on
+    daily_var: np.ndarray | None  # per-day variance implied by the forecast quantiles
+    sigma_d: float | None  # RMSE of the daily backtest errors
+    lead_time: float | None
+    lead_time_std: float
+    stock: Mapping[str, object] | None  # on_hand, on_order, date
+    moq: float | None = None
+    pack_size: float | None = None
+
+    def spread_known(self, method: str) -> bool:
+        return (self.sigma_d if method == "sigma" else self.daily_var) is not None
+
+
+def item_decision(inputs: ItemInputs, z: float, review_period: float, method: str) -> dict[str, object]:
+    """The output fields one item's inputs allow; the others are left out (null)."""
+    row: dict[str, object] = {}
+    stock, position = inputs.stock, None
+    if stock is not None:
+        on_hand, on_order = _number(stock.get("on_hand")) or 0.0, _number(stock.get("on_order")) or 0.0
+        position = on_hand + on_order
+        row.update(on_hand=on_hand, on_order=on_order, inventory_position=position)
+        row["stock_date"] = stock.get("date")
+    if inputs.daily is None:
+        return row
+    mean_d = float(np.mean(inputs.daily))
+    row["mean_daily_demand"] = mean_d
+    if stock is not None:
+        row["days_of_inventory"] = on_hand / mean_d if mean_d > 0 else None
+    if inputs.lead_time is None:
+        return row
+    lead, lead_std = inputs.lead_time, inputs.lead_time_std
+    days = exposure_days(lead, review_period)
+    mu, lead_demand = demand_over(inputs.daily, days), demand_over(inputs.daily, lead)
+    row.update(lead_time_demand=lead_demand, exposure_demand=mu)
+    spreads: dict[str, float] = {}
+    if inputs.sigma_d is not None:
+        spreads["sigma"] = exposure_sigma(days, inputs.sigma_d, mean_d, lead_std)
+        row.update(sigma_daily_demand=inputs.sigma_d, safety_stock_sigma=z * spreads["sigma"])
+    if inputs.daily_var is not None:
+        var = demand_over(inputs.daily_var, days)
+        spreads["quantile"] = math.sqrt(var + (mean_d * lead_std) ** 2)
+        lead_spread = math.sqrt(demand_over(inputs.daily_var, lead) + (mean_d * lead_std) ** 2)
+        row.update(
+            quantile_sigma_daily_demand=math.sqrt(var / days) if days > 0 else None,
+            safety_stock_quantile=z * spreads["quantile"],
+            lead_time_demand_quantile=lead_demand + z * lead_spread,
+        )
+    spread = spreads.get(method)
+    if spread is None:
+        return row
+    levels = policy_levels(mu, spread, z)
+    row.update(
+        safety_stock=levels.safety_stock,
+        reorder_point=levels.reorder_point,
+        order_up_to_level=levels.order_up_to_level,
+        fill_rate=expected_fill_rate(z, spread, demand_over(inputs.daily, review_period)),
+    )
+    if position is not None:
+        order = order_quantity(levels.order_up_to_level, position, inputs.moq, inputs.pack_size)
+        row.update(suggested_order_qty=order, stockout_probability=stockout_probability(position, mu, spread))
+    return row
 
 
 def _missing(value: object) -> bool:
     return value is None or bool(pd.isna(value))
+
+
+def _number(value: object) -> float | None:
+    return None if _missing(value) else float(value)
+
+
+def forecast_by_item(
+    forecast: pd.DataFrame, models: Mapping[str, str], quantile_levels: Sequence[float]
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """item_id -> (expected demand per day, per-day quantile variance or None), in date order."""
+    qcols = [quantile_column(q) for q in quantile_levels]
+    has_quantiles = bool(qcols) and 0.5 in quantile_levels and set(qcols) <= set(forecast.columns)
+    out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    for item, g in forecast.groupby("item_id"):
+        g = g.sort_values("date")
+        var = None
+        if has_quantiles:
+            s = quantile_sigma(g[qcols].to_numpy(float), quantile_levels)
+            var = None if np.isnan(s).any() else s**2
+        out[str(item)] = (expected_daily_demand(g, models.get(str(item)), quantile_levels), var)
+    return out
 
 
 def inventory_recommendations(
@@ -183,111 +361,59 @@ def inventory_recommendations(
     quantile_levels: Sequence[float] = (),
     profile: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per product: the recommendation, or ``status='incomplete'`` naming what is missing.
+    """One row per product: the (R, S) decision, or ``status='incomplete'`` naming what is missing.
 
-    ``forecast``: champion forecast rows (item_id, date, point and the ``quantile_levels``
-    columns q10..q90); ``sigma``: item_id -> sigma_d of the backtest errors; ``products``:
+    ``forecast``: champion forecast rows from the day after the stock date (item_id, date, point,
+    optionally ``mean``, and the ``quantile_levels`` columns q10..q90); ``sigma``: item_id ->
+    RMSE of the daily backtest errors (:func:`.demand.forecast_error_sigma`); ``products``:
     item_id, lead_time_days, lead_time_std_days, moq, pack_size; ``stock``: latest item_id, date,
-    on_hand, on_order per item; ``method``: which spread estimate drives the decision
-    (``sigma`` or ``quantile``, both are reported); ``profile``: :func:`demand_profile` rows.
+    on_hand, on_order per item; ``method``: which spread estimate drives the decision (``sigma``
+    or ``quantile``, both are reported); ``profile``: :func:`demand_profile` rows.
     """
     if method not in SAFETY_STOCK_METHODS:
         raise ValueError(f"safety stock method must be one of {SAFETY_STOCK_METHODS}, got {method!r}")
     z = service_z(service_level)
-    qcols = [quantile_column(q) for q in quantile_levels]
-    daily_by_item: dict[str, np.ndarray] = {}
-    qvar_by_item: dict[str, np.ndarray] = {}
-    for item, g in forecast.groupby("item_id"):
-        g = g.sort_values("date")
-        daily_by_item[item] = g["point"].to_numpy(float)
-        if qcols and 0.5 in quantile_levels and set(qcols) <= set(g.columns):
-            s = quantile_sigma(g[qcols].to_numpy(float), quantile_levels)
-            if not np.isnan(s).any():
-                qvar_by_item[item] = s**2
-    champion_by_item = dict(zip(champions["item_id"], champions["champion_model"], strict=False))
+    models = dict(zip(champions["item_id"], champions["champion_model"], strict=False))
+    forecasts = forecast_by_item(forecast, models, quantile_levels)
     stock_by_item = stock.set_index("item_id").to_dict("index")
     profile_by_item = {} if profile is None else profile.set_index("item_id").to_dict("index")
     rows = []
     for product in products.to_dict("records"):
         item = product["item_id"]
+        daily, daily_var = forecasts.get(item, (None, None))
+        st = stock_by_item.get(item)
+        inputs = ItemInputs(
+            daily=daily if daily is not None and len(daily) else None,
+            daily_var=daily_var,
+            sigma_d=_number(sigma.get(item, None)),
+            lead_time=_number(product.get("lead_time_days")),
+            lead_time_std=_number(product.get("lead_time_std_days")) or 0.0,
+            stock=None if st is None or _missing(st.get("on_hand")) else st,
+            moq=_number(product.get("moq")),
+            pack_size=_number(product.get("pack_size")),
+        )
+        missing = what_is_missing(
+            inputs.daily is not None,
+            inputs.lead_time is not None,
+            inputs.stock is not None,
+            inputs.spread_known(method),
+            method,
+        )
         row: dict[str, object] = dict.fromkeys(OUTPUT_COLUMNS)
         row.update({k: v for k, v in profile_by_item.get(item, {}).items() if k in row})
-        lead = None if _missing(product.get("lead_time_days")) else float(product["lead_time_days"])
-        lead_std = product.get("lead_time_std_days")
-        lead_std = 0.0 if _missing(lead_std) else float(lead_std)
         row.update(
             item_id=item,
-            champion_model=champion_by_item.get(item),
+            champion_model=models.get(item),
             service_level=service_level,
             z=z,
             review_period_days=review_period_days,
-            lead_time_days=lead,
+            lead_time_days=inputs.lead_time,
             lead_time_std_days=product.get("lead_time_std_days"),
             safety_stock_method=method,
+            status="incomplete" if missing else "ok",
+            missing="; ".join(missing) or None,
         )
-        missing = []
-        daily = daily_by_item.get(item)
-        if daily is None or len(daily) == 0:
-            daily = None
-            missing.append("forecast (no sales history)")
-        if lead is None:
-            missing.append("lead_time_days")
-        st = stock_by_item.get(item)
-        if st is None or _missing(st.get("on_hand")):
-            st = None
-            missing.append("stock level")
-        sig = sigma.get(item, None)
-        sig = None if _missing(sig) else float(sig)
-        qvar = qvar_by_item.get(item)
-        if method == "sigma" and sig is None and daily is not None:
-            missing.append("forecast error estimate (no holdout)")
-        if method == "quantile" and qvar is None and daily is not None:
-            missing.append("forecast quantiles above the median")
-        if st is not None:
-            on_order = 0.0 if _missing(st.get("on_order")) else float(st["on_order"])
-            row.update(
-                on_hand=float(st["on_hand"]),
-                on_order=on_order,
-                inventory_position=float(st["on_hand"]) + on_order,
-                stock_date=st.get("date"),
-            )
-        if daily is not None:
-            mean_d = float(np.mean(daily))
-            row["mean_daily_demand"] = mean_d
-            if st is not None:
-                row["days_of_inventory"] = float(st["on_hand"]) / mean_d if mean_d > 0 else None
-        if daily is not None and lead is not None:
-            spreads: dict[str, float] = {}
-            lead_var = mean_d**2 * lead_std**2
-            if sig is not None:
-                spreads["sigma"] = math.sqrt(lead * sig**2 + lead_var)
-                row.update(
-                    sigma_daily_demand=sig, safety_stock_sigma=safety_stock(z, sig, lead, mean_d, lead_std)
-                )
-            if qvar is not None:
-                var_l = demand_over(qvar, lead)
-                spreads["quantile"] = math.sqrt(var_l + lead_var)
-                row.update(
-                    quantile_sigma_daily_demand=math.sqrt(var_l / lead) if lead > 0 else None,
-                    safety_stock_quantile=z * spreads["quantile"],
-                )
-            ltd = demand_over(daily, lead)
-            row["lead_time_demand"] = ltd
-            if "quantile" in spreads:
-                row["lead_time_demand_quantile"] = ltd + z * spreads["quantile"]
-            if method in spreads:
-                ss = z * spreads[method]
-                rop = ltd + ss
-                s_level = demand_over(daily, lead + review_period_days) + ss
-                row.update(safety_stock=ss, reorder_point=rop, order_up_to_level=s_level)
-                if st is not None:
-                    position = float(row["inventory_position"])
-                    need = s_level - position if position <= rop else 0.0
-                    row.update(
-                        suggested_order_qty=round_order(need, product.get("moq"), product.get("pack_size")),
-                        stockout_probability=stockout_probability(position, ltd, spreads[method]),
-                    )
-        row.update(status="incomplete" if missing else "ok", missing="; ".join(missing) or None)
+        row.update(item_decision(inputs, z, review_period_days, method))
         rows.append(row)
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
