@@ -13,11 +13,13 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from forecast_assets.core.classification import DEFAULT_ABC_CUTOFFS, DEFAULT_XYZ_CUTOFFS
+from forecast_assets.core.forecasting.calendar import check_holiday_country
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
 
@@ -75,6 +77,16 @@ def _pair(name: str, raw: str) -> tuple[float, float]:
     except ValueError as exc:
         raise ValueError(f"{name} must be two comma-separated numbers, got {raw!r}") from exc
     return a, b
+
+
+def _iso_date(name: str, raw: str) -> str:
+    """A calendar date written exactly YYYY-MM-DD (kept as text: resources take it as config)."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        try:
+            return date.fromisoformat(raw).isoformat()
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a date YYYY-MM-DD, got {raw!r}")
 
 
 def _numbers(name: str, raw: str) -> tuple[float, ...]:
@@ -144,6 +156,13 @@ class Settings:
     schedule_timezone: str = _setting("UTC", "SCHEDULE_TIMEZONE")
     landing_sensor_interval_seconds: int = _setting(30, "LANDING_SENSOR_INTERVAL_SECONDS", _int)
     landing_settle_seconds: int = _setting(10, "LANDING_SETTLE_SECONDS", _int)
+    # Bytes of landing files one sensor look may hash (rotating over clients; at least one file).
+    landing_hash_mb_per_tick: int = _setting(1024, "LANDING_HASH_MB_PER_TICK", _int)
+    # Landing: a file past this size refuses the delivery; dates before this one reject their row; a
+    # delivery accepting fewer sales rows than this share of the stored ones fails unless accepted.
+    landing_max_file_mb: float = _setting(2048.0, "LANDING_MAX_FILE_MB", _float)
+    earliest_date: str = _setting("2000-01-01", "EARLIEST_DATE", _iso_date)
+    delivery_min_share: float = _setting(0.5, "DELIVERY_MIN_SHARE", _float)
     forecast_max_age_hours: float = _setting(36.0, "FORECAST_MAX_AGE_HOURS", _float)
     # The URL is the credential (chat webhooks carry their token in the path): environment only,
     # kept out of repr() and masked by redacted().
@@ -208,6 +227,7 @@ class Settings:
         x, y = self.xyz_cutoffs
         if not 0 < x < y:
             raise ValueError(f"XYZ_CUTOFFS must be two increasing positive CVs, got {x},{y}")
+        check_holiday_country(self.holiday_country)
         self._validate_running()
 
     def _validate_running(self) -> None:
@@ -222,6 +242,12 @@ class Settings:
             ) from exc
         if self.landing_sensor_interval_seconds < 1 or self.landing_settle_seconds < 0:
             raise ValueError("LANDING_SENSOR_INTERVAL_SECONDS must be >= 1 and LANDING_SETTLE_SECONDS >= 0")
+        if self.landing_hash_mb_per_tick < 1:
+            raise ValueError(f"LANDING_HASH_MB_PER_TICK must be >= 1, got {self.landing_hash_mb_per_tick}")
+        if self.landing_max_file_mb <= 0:
+            raise ValueError(f"LANDING_MAX_FILE_MB must be positive, got {self.landing_max_file_mb}")
+        if not 0 <= self.delivery_min_share <= 1:
+            raise ValueError(f"DELIVERY_MIN_SHARE must be in [0, 1], got {self.delivery_min_share}")
         if self.forecast_max_age_hours <= 0:
             raise ValueError(f"FORECAST_MAX_AGE_HOURS must be positive, got {self.forecast_max_age_hours}")
         if self.failure_webhook_url and not re.match(r"https?://[^/\s]+", self.failure_webhook_url):

@@ -138,6 +138,62 @@ def test_a_future_promotion_changes_the_forecast(pipeline):
     np.testing.assert_allclose(base.loc[~i1, "point"], changed.loc[~i1, "point"], rtol=1e-5)
 
 
+def _plan(frames, item: str = "I1") -> pd.Series:
+    return frames.future.loc[frames.future["item_id"] == item, "planned_price"].reset_index(drop=True)
+
+
+def test_a_backtest_plans_with_the_price_known_at_its_cutoff_not_a_later_one():
+    """CUTOFF is a backtest origin (demand runs 10 days past it): a price change after it, in
+    the sales or in today's list price, must not reach its planned price; one before it must."""
+    demand, calendar = make_inputs()
+    base = frames_for(demand, calendar)
+    assert _plan(base).eq(6.0).all()  # I1's observed price (5 + 1), not a later one
+
+    later = demand.copy()
+    later.loc[later["date"] > CUTOFF, "price"] = 9.0
+    relisted = calendar.assign(planned_price=calendar["planned_price"] * 2)  # today's list price
+    for tampered in (frames_for(later, calendar), frames_for(demand, relisted), frames_for(later, relisted)):
+        pd.testing.assert_frame_equal(tampered.future, base.future)
+        pd.testing.assert_series_equal(tampered.context["planned_price"], base.context["planned_price"])
+
+    earlier = demand.copy()
+    earlier.loc[
+        (earlier["item_id"] == "I1") & earlier["date"].between(CUTOFF - pd.Timedelta(days=5), CUTOFF), "price"
+    ] = 7.5
+    assert _plan(frames_for(earlier, calendar)).eq(7.5).all()
+
+
+def test_a_backtest_plan_keeps_promotions_on_the_regular_price_known_at_the_cutoff():
+    demand, calendar = make_inputs()
+    # I1 on a 20 % promotion over the last 4 days before the cutoff (observed at the discounted
+    # price) and a 30 % one in the horizon: the regular price is the last one off promotion.
+    before = (calendar["item_id"] == "I1") & calendar["date"].between(CUTOFF - pd.Timedelta(days=3), CUTOFF)
+    ahead = (calendar["item_id"] == "I1") & calendar["date"].between(
+        CUTOFF + pd.Timedelta(days=3), CUTOFF + pd.Timedelta(days=5)
+    )
+    calendar.loc[before, ["promo_flag", "promo_discount"]] = [1, 0.2]
+    calendar.loc[ahead, ["promo_flag", "promo_discount"]] = [1, 0.3]
+    on_promo = (demand["item_id"] == "I1") & demand["date"].between(CUTOFF - pd.Timedelta(days=3), CUTOFF)
+    demand.loc[on_promo, "price"] = 6.0 * 0.8
+    plan = _plan(frames_for(demand, calendar))
+    np.testing.assert_allclose(plan, [6.0, 6.0, 4.2, 4.2, 4.2] + [6.0] * (HORIZON - 5))
+
+
+def test_the_forecast_from_the_last_day_plans_with_todays_list_price():
+    """Days after the data ends (``is_future``) were not observed: the calendar's plan (today's
+    list price less the promotions) is what is known, and it is used as given."""
+    demand, calendar = make_inputs()
+    last = CUTOFF + pd.Timedelta(days=10)
+    demand = demand[demand["date"] <= CUTOFF]
+    calendar = calendar.assign(
+        planned_price=calendar["planned_price"] + 1.0, is_future=(calendar["date"] > CUTOFF).astype(int)
+    )
+    assert _plan(frames_for(demand, calendar)).eq(7.0).all()
+    # ...while the same calendar with those days already observed is a backtest: re-based.
+    observed = calendar.assign(is_future=(calendar["date"] > last).astype(int))
+    assert _plan(frames_for(demand, observed)).eq(6.0).all()
+
+
 @pytest.mark.parametrize(
     ("tamper", "item", "field", "message"),
     [

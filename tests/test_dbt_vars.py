@@ -8,16 +8,16 @@ from forecast_assets.defs.dbt.assets import dbt_vars
 
 
 @pytest.mark.parametrize(
-    ("partition_key", "horizon", "holiday_country", "expected"),
+    ("partition_key", "horizon", "expected"),
     [
-        ("acme", 28, "US", {"client_id": "acme", "horizon": 28, "holiday_country": "US"}),
-        ("shop_1", 7, "DE", {"client_id": "shop_1", "horizon": 7, "holiday_country": "DE"}),
-        ("9lives", 1, "GB", {"client_id": "9lives", "horizon": 1, "holiday_country": "GB"}),
-        ("a" * 63, 90, "US", {"client_id": "a" * 63, "horizon": 90, "holiday_country": "US"}),
+        ("acme", 28, {"client_id": "acme", "horizon": 28}),
+        ("shop_1", 7, {"client_id": "shop_1", "horizon": 7}),
+        ("9lives", 1, {"client_id": "9lives", "horizon": 1}),
+        ("a" * 63, 90, {"client_id": "a" * 63, "horizon": 90}),
     ],
 )
-def test_a_valid_client_key_becomes_the_client_var(partition_key, horizon, holiday_country, expected):
-    assert dbt_vars(partition_key, horizon, holiday_country) == expected
+def test_a_valid_client_key_becomes_the_client_var(partition_key, horizon, expected):
+    assert dbt_vars(partition_key, horizon) == expected
 
 
 @pytest.mark.parametrize(
@@ -35,4 +35,4 @@ def test_a_valid_client_key_becomes_the_client_var(partition_key, horizon, holid
 )
 def test_an_invalid_client_key_never_reaches_dbt(partition_key):
     with pytest.raises(InvalidClientKey):
-        dbt_vars(partition_key, 28, "US")
+        dbt_vars(partition_key, 28)

@@ -2,8 +2,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_assets.core.evaluation.drift import TOTAL_COLUMN, compare_windows, demand_drift, residual_drift
+from forecast_assets.core.evaluation.drift import (
+    TOTAL_COLUMN,
+    compare_windows,
+    demand_drift,
+    residual_drift,
+    scaled_residuals,
+    shared_steps,
+)
 from forecast_assets.core.evaluation.plots import PNG_SIGNATURE, accuracy_bar_chart, fan_chart
+from forecast_assets.core.evaluation.scoring import scored_rows
+from forecast_assets.core.forecasting.backtest import backtest_cutoffs
 
 AS_OF = pd.Timestamp("2024-03-31")
 
@@ -62,41 +71,122 @@ def test_tiny_or_constant_data_gives_not_enough_data():
     assert demand_drift(flat.iloc[0:0]).summary["status"] == "not_enough_data"
 
 
-def _residual_frame(late_bias: float) -> pd.DataFrame:
-    """Errors of two models over 56 days; the last 28 days reuse the first 28 days' errors in
-    another order (the same distribution exactly), shifted by ``late_bias``."""
-    rng = np.random.default_rng(7)
-    dates = pd.date_range(end=AS_OF, periods=56, freq="D")
-    early_errors = rng.normal(0, 2, size=(2, 2, 28))  # item, model, day
-    late_errors = rng.permuted(early_errors, axis=2) + late_bias
-    errors = np.concatenate([early_errors, late_errors], axis=2)
-    rows = []
-    for i_item, item in enumerate(("A", "B")):
-        for i, d in enumerate(dates):
-            actual = float(rng.poisson(20))
-            for i_model, model in enumerate(("m1", "m2")):
-                rows.append(
-                    {
-                        "model": model,
-                        "item_id": item,
-                        "date": d,
-                        "cutoff": dates[0],
-                        "actual": actual,
-                        "point": actual - errors[i_item, i_model, i],
-                    }
-                )
-    return pd.DataFrame(rows)
+# Production backtest shape: BACKTEST_WINDOWS 3, BACKTEST_STEP_DAYS 7, horizon 28, drift window 28.
+SIZES = (2.0, 20.0, 200.0, 2000.0)  # units a day: items of very different sizes
 
 
-def test_residual_drift_flags_models_whose_errors_shift():
-    drifted = residual_drift(_residual_frame(late_bias=8.0), include_html=False)
-    assert drifted.summary["drift_detected"] is True
-    assert set(drifted.summary["columns"]) == {"residual_m1", "residual_m2"}
-    steady = residual_drift(_residual_frame(late_bias=0.0), include_html=False)
-    assert steady.summary["drift_detected"] is False
-    assert steady.summary["n_drifted"] == 0
-    short = residual_drift(_residual_frame(0.0).iloc[:10], include_html=False)
-    assert short.summary["status"] == "not_enough_data"
+def _backtest_scored(seed: int, shift: float = 1.0, models: tuple[str, ...] = ("m1", "m2")) -> pd.DataFrame:
+    """Scored backtest rows of items with stationary demand (normal, 25% coefficient of variation)
+    whose last 28 days have their mean multiplied by ``shift``. Each model forecasts the pre-shift
+    mean plus noise that grows with the step (1% of the mean per day of lead time), as every real
+    forecast's error does; the cutoffs are those of production."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(end=AS_OF, periods=120, freq="D")
+    recent = dates > AS_OF - pd.Timedelta(days=28)
+    demand = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "item_id": f"i{k}",
+                    "date": dates,
+                    "units_sold": np.clip(np.round(rng.normal(mean, 0.25 * mean)), 0, None),
+                    "is_stockout": 0,
+                }
+            )
+            for k, size in enumerate(SIZES)
+            for mean in [np.where(recent, size * shift, size)]
+        ],
+        ignore_index=True,
+    )
+    steps = np.arange(1, 29)
+    forecasts = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "item_id": f"i{k}",
+                    "cutoff": cutoff,
+                    "date": cutoff + pd.to_timedelta(steps, unit="D"),
+                    "point": size * (1 + 0.01 * steps * rng.normal(size=steps.size)),
+                }
+            )
+            for cutoff in backtest_cutoffs(AS_OF, horizon=28, n_windows=3, step=7)
+            for k, size in enumerate(SIZES)
+            for model in models
+        ],
+        ignore_index=True,
+    )
+    return scored_rows(forecasts, demand, quantiles=())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_residual_drift_stays_quiet_on_stationary_backtests(seed):
+    result = residual_drift(_backtest_scored(seed), include_html=False)
+    summary = result.summary
+    assert summary["status"] == "ok"
+    assert summary["drift_detected"] is False, summary["columns"]
+    assert set(summary["columns"]) == {"residual_m1", "residual_m2"}
+    # Steps 1-7 only: the latest cutoff's first week against the earlier cutoffs' first weeks,
+    # one row per item and date (4 items x 7 recent dates, 4 items x 14 dates before).
+    assert summary["steps"] == list(range(1, 8))
+    assert summary["current"] == {"start": "2024-03-04", "end": "2024-03-10", "rows": 28}
+    assert summary["reference"] == {"start": "2024-02-19", "end": "2024-03-03", "rows": 56}
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("shift", [1.5, 0.6])
+def test_residual_drift_flags_a_level_shift_the_forecasts_missed(seed, shift):
+    result = residual_drift(_backtest_scored(seed, shift=shift), include_html=False)
+    assert result.summary["drift_detected"] is True
+    assert result.summary["n_drifted"] == 2
+
+
+def test_residual_drift_needs_enough_comparable_rows():
+    one_item = _backtest_scored(0)
+    one_item = one_item[one_item["item_id"] == "i3"]  # 7 recent dates: fewer than min_rows=14
+    assert residual_drift(one_item, include_html=False).summary["status"] == "not_enough_data"
+    assert residual_drift(one_item.iloc[0:0], include_html=False).summary["status"] == "not_enough_data"
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        # (item, cutoff day, date day, actual, point, scale) -> kept (item, date day, step, scaled)
+        ([("a", 0, 3, 12.0, 10.0, 4.0)], [("a", 3, 3, 0.5)]),  # residual / seasonal scale
+        ([("a", 0, 3, 12.0, 10.0, np.nan)], [("a", 3, 3, 2 / 12)]),  # no scale: / mean actual
+        # one date forecast from two cutoffs: the closer one (smaller step) is kept
+        ([("a", 0, 8, 9.0, 5.0, 2.0), ("a", 7, 8, 9.0, 8.0, 2.0)], [("a", 8, 1, 0.5)]),
+        ([("a", 0, 3, 0.0, 1.0, np.nan)], []),  # no scale and no demand: nothing to scale by
+    ],
+)
+def test_scaled_residuals_keep_one_scale_free_error_per_item_and_date(rows, expected):
+    day = pd.Timestamp("2024-01-01")
+    scored = pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "item_id": item,
+                "cutoff": day + pd.Timedelta(days=cutoff),
+                "date": day + pd.Timedelta(days=date),
+                "actual": actual,
+                "point": point,
+                "scale": scale,
+            }
+            for item, cutoff, date, actual, point, scale in rows
+        ]
+    )
+    out = scaled_residuals(scored)
+    got = [(r.item_id, (r.date - day).days, r.step, r.scaled) for r in out.itertuples()]
+    assert [g[:3] for g in got] == [e[:3] for e in expected]
+    assert [g[3] for g in got] == pytest.approx([e[3] for e in expected])
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "expected"),
+    [([1, 2, 3], [2, 3, 4], [2, 3]), ([1, 2], [8, 9], []), ([1, 1, 7], [7, 1], [1, 7])],
+)
+def test_shared_steps_are_the_steps_both_windows_hold(reference, current, expected):
+    assert shared_steps(pd.Series(reference), pd.Series(current)) == expected
 
 
 def _forecast(items: list[str], with_quantiles: bool = True) -> pd.DataFrame:

@@ -5,13 +5,16 @@ import pandas as pd
 import pytest
 
 from forecast_assets.core.evaluation.champions import choose_champions, choose_client_champions
+from forecast_assets.core.evaluation.metrics import accuracy_by_level
 from forecast_assets.core.evaluation.scoring import (
+    baseline_accuracy,
     evaluate_backtest,
     forecast_value_added,
     live_accuracy,
     with_champions,
 )
 from forecast_assets.core.forecasting.backtest import backtest_cutoffs
+from tests.test_metrics import uneven_scored
 
 AS_OF = pd.Timestamp("2024-03-31")
 ALL = {"chronos-2", "auto_ets", "seasonal_naive", "moving_average_7"}
@@ -284,3 +287,55 @@ def test_client_champion_keeps_the_incumbent_within_the_margin_and_covers_gaps()
     # With no margin the better mean wins at the client level.
     again = choose_client_champions(accuracy, ["a", "b", "d"], available, incumbents=incumbents, margin=0.0)
     assert set(again["champion_model"]) == {"auto_ets"}
+
+
+@pytest.mark.parametrize(
+    ("level", "model", "key", "fva"),
+    [
+        # client rows of the models covering most items, on {A, B}: naive MAE (2+2+4+4)/4 = 3
+        ("client", "auto_ets", None, 1 - 2 / 3),
+        ("client", "auto_theta", None, 1 - 2 / 3),
+        ("client", "seasonal_naive", None, 0.0),
+        # croston_sba's own-items row (item C) against seasonal_naive on item C: MAE 6
+        ("client", "croston_sba", None, 1 - 3 / 6),
+        ("step", "croston_sba", 1, 1 - 2 / 6),
+        ("step", "auto_theta", 2, 1 - 3 / 3),
+        ("item", "auto_ets", "B", 1 - 3 / 4),
+        ("item", "croston_sba", "C", 1 - 3 / 6),
+    ],
+)
+def test_fva_compares_each_row_with_the_baseline_on_the_same_items(level, model, key, fva):
+    scored = uneven_scored()
+    accuracy = accuracy_by_level(scored, quantiles=())
+    out = forecast_value_added(
+        accuracy, levels=("item", "client", "step"), baseline_scores=baseline_accuracy(scored, ())
+    )
+    rows = out[(out["level"] == level) & (out["model"] == model)]
+    if level == "step":
+        rows = rows[rows["step"] == key]
+    elif level == "item":
+        rows = rows[rows["item_id"] == key]
+    assert len(rows) == 1
+    assert rows["fva"].iloc[0] == pytest.approx(fva)
+
+
+def test_without_baseline_scores_fva_is_left_out_where_the_observations_differ():
+    accuracy = accuracy_by_level(uneven_scored(), quantiles=())
+    client = forecast_value_added(accuracy).query("level == 'client'").set_index("model")
+    assert client.loc["auto_ets", "fva"] == pytest.approx(1 - 2 / 3)  # same items as the baseline
+    assert math.isnan(client.loc["croston_sba", "fva"])  # 2 observations against 4: not compared
+    assert math.isnan(client.loc["croston_sba", "baseline_value"])
+
+
+def test_client_rows_and_the_client_champion_stand_on_the_same_common_items():
+    scored = uneven_scored()
+    accuracy = accuracy_by_level(scored, quantiles=())
+    available = {item: set(scored.loc[scored["item_id"] == item, "model"]) for item in "ABC"}
+    champions = choose_client_champions(accuracy, list("ABC"), available)
+    client = accuracy[accuracy["level"] == "client"].set_index("model")
+    candidates = ["seasonal_naive", "auto_ets", "auto_theta"]  # croston_sba: 1 item of 3
+    assert set(client.loc[candidates, "n_items"]) == {2}
+    assert "on 2 common items" in champions.set_index("item_id").loc["A", "reason"]
+    # auto_ets and auto_theta tie on the common items; the fallback order breaks the tie
+    assert client.loc["auto_ets", "mae"] == client.loc["auto_theta", "mae"]
+    assert champions.set_index("item_id").loc["A", "champion_model"] == "auto_ets"

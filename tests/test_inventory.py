@@ -18,6 +18,7 @@ from forecast_assets.core.classification import (
 )
 from forecast_assets.core.inventory.demand import (
     expected_daily_demand,
+    forecast_error_correlation,
     forecast_error_sigma,
     mean_from_quantiles,
     normal_loss,
@@ -25,7 +26,9 @@ from forecast_assets.core.inventory.demand import (
 )
 from forecast_assets.core.inventory.policy import (
     OUTPUT_SCHEMA,
+    demand_quantile,
     expected_fill_rate,
+    expected_shortage,
     exposure_days,
     exposure_sigma,
     inventory_recommendations,
@@ -124,17 +127,92 @@ def test_exposure_sigma_table(days, sigma_d, mean_d, sigma_lead, expected):
 
 
 @pytest.mark.parametrize(
-    ("mu", "spread", "z", "ss", "s_level"),
+    ("days", "sigma_d", "mean_d", "sigma_lead", "k", "expected"),
     [
-        (110.0, 10.0, 1.6449, 16.449, 126.449),
-        (7.0, 2.6458, 1.2816, 3.3908, 10.3908),
-        (5.0, 0.0, 2.0, 0.0, 5.0),
+        (21, 2.0, 0.0, 0.0, 0.0, math.sqrt(84)),  # the sqrt rule: 4 * 21
+        (21, 2.0, 0.0, 0.0, 0.1, math.sqrt(252)),  # 4 * (21 + 0.1 * 21 * 20) = 4 * 63
+        (10, 1.0, 5.0, 1.0, 1.0, math.sqrt(125)),  # fully shared: (10 + 90) + 5^2 * 1^2
+        (0.5, 2.0, 0.0, 0.0, 0.5, math.sqrt(2)),  # under a day nothing is shared: 4 * 0.5
     ],
 )
-def test_policy_levels_table(mu, spread, z, ss, s_level):
-    levels = policy_levels(mu, spread, z)
-    assert levels.safety_stock == pytest.approx(ss, abs=1e-4)
-    assert levels.order_up_to_level == pytest.approx(s_level, abs=1e-4) == levels.reorder_point
+def test_a_shared_level_error_grows_the_exposure_spread_like_n(
+    days, sigma_d, mean_d, sigma_lead, k, expected
+):
+    assert exposure_sigma(days, sigma_d, mean_d, sigma_lead, k) == pytest.approx(expected)
+
+
+def _windows(errors: dict[str, list[list[float]]], stockout: dict[str, int] | None = None) -> pd.DataFrame:
+    """Backtest rows (forecast 10 a day) whose errors actual - forecast are ``errors[item][window]``."""
+    rows = []
+    for item, windows in errors.items():
+        for w, errs in enumerate(windows):
+            cutoff = pd.Timestamp("2026-01-01") + pd.Timedelta(days=28 * w)
+            for step, e in enumerate(errs, start=1):
+                rows.append(
+                    {
+                        "item_id": item,
+                        "model": "auto_ets",
+                        "cutoff": cutoff,
+                        "step": step,
+                        "point": 10.0,
+                        "units_sold": 10.0 + e,
+                        "is_stockout": 0,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("errors", "groups", "expected"),
+    [
+        # A level error alone: window sums 2 and -2, mse 1: (4 - 2) * 2 / (2 * 1 * 2) = 1.
+        ({"a": [[1, 1], [-1, -1]]}, None, {"a": 1.0}),
+        # Errors that cancel in every window: (0 - 2) * 2 / 4 = -1, clipped to 0.
+        ({"b": [[1, -1], [1, -1]]}, None, {"b": 0.0}),
+        # Level +-2 and noise +-1: mse 5, sums 4 and -4: (16 / 5 - 2) * 2 / 4 = 0.6.
+        ({"c": [[3, 1], [-1, -3]]}, None, {"c": 0.6}),
+        # a and b pooled: (2 + 2 - 2 - 2) / 8 = 0 for both; in their own groups each keeps its own.
+        ({"a": [[1, 1], [-1, -1]], "b": [[1, -1], [1, -1]]}, None, {"a": 0.0, "b": 0.0}),
+        ({"a": [[1, 1], [-1, -1]], "b": [[1, -1], [1, -1]]}, {"a": "x", "b": "y"}, {"a": 1.0, "b": 0.0}),
+    ],
+)
+def test_error_correlation_is_the_pooled_excess_of_the_cumulative_error(errors, groups, expected):
+    assert forecast_error_correlation(_windows(errors), groups).to_dict() == pytest.approx(expected)
+
+
+def test_error_correlation_skips_stockout_days_and_needs_windows():
+    backtest = _windows({"a": [[1, 1, 50], [-1, -1]]})
+    backtest.loc[2, "is_stockout"] = 1  # the 50 is a stock-out day: lost sales, not an error
+    assert forecast_error_correlation(backtest).to_dict() == pytest.approx({"a": 1.0})
+    # Without cutoffs the windows are unknown: k = 0, the sqrt rule.
+    assert forecast_error_correlation(backtest.drop(columns="cutoff")).to_dict() == {"a": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("mu", "spread", "level", "s_level"),
+    [
+        # Gamma of shape (mu / spread)^2 = 1 is the exponential: S = mu ln(1 / 0.05) = 29.957.
+        (10.0, 10.0, 0.95, 10.0 * math.log(20)),
+        (10.0, 10.0, 0.90, 10.0 * math.log(10)),
+        # Shape 10,000: nearly normal, S = mu + spread (z + (z^2 - 1) skew / 6) with skew 0.02
+        # (Cornish-Fisher) = 1000 + 10 (1.6449 + 0.0057) = 1016.51, the normal's 1016.45 plus a bit.
+        (1000.0, 10.0, 0.95, 1016.505),
+        (5.0, 0.0, 0.95, 5.0),  # no spread: the mean
+        (0.0, 2.0, 0.95, 2.0 * 1.644854),  # no expected demand: the normal N(0, 2^2)
+    ],
+)
+def test_policy_levels_table(mu, spread, level, s_level):
+    levels = policy_levels(mu, spread, level)
+    assert levels.order_up_to_level == pytest.approx(s_level, abs=1e-3) == levels.reorder_point
+    assert levels.safety_stock == pytest.approx(s_level - mu, abs=1e-3)
+
+
+def test_gamma_quantile_of_shape_two_solves_its_survival_function():
+    # Shape 2, scale 5 (mean 10, spread sqrt(50)): sf(x) = exp(-x / 5) (1 + x / 5).
+    s_level = demand_quantile(0.95, 10.0, math.sqrt(50))
+    assert math.exp(-s_level / 5) * (1 + s_level / 5) == pytest.approx(0.05)
+    # Skewed demand needs more stock than the normal with the same mean and spread says.
+    assert s_level > 10.0 + 1.6449 * math.sqrt(50)
 
 
 @pytest.mark.parametrize(
@@ -154,24 +232,52 @@ def test_order_quantity_table(s_level, position, moq, pack, qty):
 
 @pytest.mark.parametrize(
     ("position", "mu", "spread", "p"),
-    [(110.0, 110.0, 10.0, 0.5), (126.449, 110.0, 10.0, 0.05), (30.0, 40.0, 0.0, 1.0), (40.0, 40.0, 0.0, 0.0)],
+    [
+        (20.0, 10.0, 10.0, math.exp(-2)),  # exponential: sf(x) = exp(-x / 10)
+        (10.0 * math.log(20), 10.0, 10.0, 0.05),  # at S: 1 - the service level
+        (10.0, 10.0, math.sqrt(50), 3 * math.exp(-2)),  # shape 2, scale 5: exp(-2) (1 + 2)
+        (30.0, 40.0, 0.0, 1.0),
+        (40.0, 40.0, 0.0, 0.0),
+        (1.0, 0.0, 2.0, 0.308538),  # no expected demand: normal, 1 - Phi(0.5)
+    ],
 )
 def test_stockout_probability_table(position, mu, spread, p):
-    assert stockout_probability(position, mu, spread) == pytest.approx(p, abs=1e-4)
+    assert stockout_probability(position, mu, spread) == pytest.approx(p, abs=1e-5)
 
 
 @pytest.mark.parametrize(
-    ("z", "spread", "per_review", "fill"),
+    ("level", "mu", "spread", "shortage"),
     [
-        (1.6449, 10.0, 70.0, 1 - 10 * 0.020893 / 70),  # G(1.6449) = 0.020893
-        (0.0, 10.0, 10.0, 1 - 0.398942),  # G(0) = phi(0)
-        (-2.0, 100.0, 10.0, 0.0),  # more shortage than demand: clipped at 0
-        (1.6449, 10.0, 0.0, None),  # no demand expected: no fill rate
+        (10.0 * math.log(20), 10.0, 10.0, 0.5),  # exponential: mu exp(-S / mu) = 10 * 0.05
+        (0.0, 10.0, 10.0, 10.0),  # nothing in stock: all demand waits
+        # Shape 2, scale 5 at 10: mean sf_3(10) - 10 sf_2(10) = 10 * 5 e^-2 - 10 * 3 e^-2 = 20 e^-2.
+        (10.0, 10.0, math.sqrt(50), 20 * math.exp(-2)),
+        (5.0, 8.0, 0.0, 3.0),  # no spread: mean - level
+        (0.0, 0.0, 2.0, 2 * 0.398942),  # normal: spread G(0)
     ],
 )
-def test_expected_fill_rate_table(z, spread, per_review, fill):
-    got = expected_fill_rate(z, spread, per_review)
+def test_expected_shortage_table(level, mu, spread, shortage):
+    assert expected_shortage(level, mu, spread) == pytest.approx(shortage, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("level", "mu", "spread", "per_review", "fill"),
+    [
+        (10.0 * math.log(20), 10.0, 10.0, 5.0, 0.9),  # 1 - 0.5 / 5
+        (0.0, 10.0, 10.0, 5.0, 0.0),  # more shortage than a review's demand: clipped at 0
+        (10.0, 10.0, 0.0, 0.0, None),  # no demand expected: no fill rate
+    ],
+)
+def test_expected_fill_rate_table(level, mu, spread, per_review, fill):
+    got = expected_fill_rate(level, mu, spread, per_review)
     assert got is None if fill is None else got == pytest.approx(fill, abs=1e-5)
+
+
+def test_stockout_probability_at_s_is_one_minus_the_service_level_for_every_spread():
+    for mu, spread in [(3.0, 4.0), (50.0, 10.0), (500.0, 20.0), (0.5, 0.1)]:
+        for level in (0.9, 0.95, 0.98):
+            s_level = policy_levels(mu, spread, level).order_up_to_level
+            assert stockout_probability(s_level, mu, spread) == pytest.approx(1 - level, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -279,28 +385,36 @@ def _recs(lead_time=4.0, service_level=0.95, method="sigma", **kw):
     ).set_index("item_id")
 
 
+def _gamma_s(mu: float, spread: float, level: float = 0.95) -> float:
+    """The gamma quantile the policy stocks to, from scipy's own parametrisation (reference)."""
+    return float(stats.gamma.ppf(level, (mu / spread) ** 2, scale=spread**2 / mu))
+
+
 def test_recommendation_values_and_incomplete_rows():
-    # d = 10 a day, sigma_d = 3, L = 4, R = 7: exposure 11 days, spread 3 sqrt(11) = 9.950,
-    # SS = 1.6449 * 9.950 = 16.37, S = 110 + 16.37 = 126.37 = the reorder point.
+    # d = 10 a day, sigma_d = 3, L = 4, R = 7: exposure 11 days, spread 3 sqrt(11) = 9.950;
+    # S = the 95% quantile of the gamma with mean 110 and sd 9.950 (shape 122.2) = 126.86, the
+    # reorder point; SS = 16.86, a little above the normal's 16.37 (the gamma's right skew).
     a = _recs().loc["A"]
-    ss = norm.ppf(0.95) * 3.0 * math.sqrt(11)
+    spread = 3.0 * math.sqrt(11)
+    assert _gamma_s(110.0, spread) == pytest.approx(126.8616, abs=1e-4)
+    ss = _gamma_s(110.0, spread) - 110.0
     assert a["status"] == "ok" and pd.isna(a["missing"])
     assert a["safety_stock_method"] == "sigma"
     assert a["safety_stock"] == pytest.approx(ss) and a["safety_stock_sigma"] == pytest.approx(ss)
     assert a["lead_time_demand"] == pytest.approx(40.0) and a["exposure_demand"] == pytest.approx(110.0)
     assert a["order_up_to_level"] == pytest.approx(110.0 + ss) == a["reorder_point"]
     assert a["days_of_inventory"] == pytest.approx(3.0)
-    # position 30 < S: need 126.37 - 30 = 96.37 -> 100 in packs of 5
+    # position 30 < S: need 126.86 - 30 = 96.86 -> 100 in packs of 5
     assert a["suggested_order_qty"] == 100
-    # P(N(110, 9.95^2) > 30) = Phi(80 / 9.95): without an order, a stock-out is near certain.
-    assert a["stockout_probability"] == pytest.approx(norm.cdf(80 / (3 * math.sqrt(11))))
-    # 1 - 9.950 * G(1.6449) / 70 = 1 - 9.950 * 0.020893 / 70 = 0.99703
-    assert a["fill_rate"] == pytest.approx(0.99703, abs=1e-5)
-    # The quantile method is reported beside it: daily sd 2 from the quantiles; the descriptive
-    # lead-time quantile covers L = 4 days only: 40 + 1.6449 * 2 * 2.
+    # Without an order, a stock-out is near certain: P(demand over 11 days > 30) ~ 1.
+    assert a["stockout_probability"] == pytest.approx(1.0)
+    # Expected shortage at S 0.2334 over 70 a review: 1 - 0.2334 / 70 = 0.99667.
+    assert a["fill_rate"] == pytest.approx(0.99667, abs=1e-5)
+    # The quantile method is reported beside it: daily sd 2 from the quantiles, spread 2 sqrt(11);
+    # the descriptive lead-time quantile covers L = 4 days only: gamma(mean 40, sd 4) at 95% = 46.80.
     assert a["quantile_sigma_daily_demand"] == pytest.approx(2.0)
-    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * 2.0 * math.sqrt(11))
-    assert a["lead_time_demand_quantile"] == pytest.approx(40.0 + norm.ppf(0.95) * 4.0)
+    assert a["safety_stock_quantile"] == pytest.approx(_gamma_s(110.0, 2.0 * math.sqrt(11)) - 110.0)
+    assert a["lead_time_demand_quantile"] == pytest.approx(46.7989, abs=1e-4)
     b = _recs().loc["B"]
     assert b["status"] == "incomplete"
     assert "lead_time_days" in b["missing"] and "stock level" in b["missing"]
@@ -311,22 +425,21 @@ def test_recommendation_values_and_incomplete_rows():
 def test_quantile_method_drives_the_decision_when_chosen():
     a = _recs(method="quantile").loc["A"]
     spread = 2.0 * math.sqrt(11)  # 6.633
-    ss = norm.ppf(0.95) * spread  # 10.91
+    ss = _gamma_s(110.0, spread) - 110.0  # 11.13
     assert a["safety_stock_method"] == "quantile" and a["status"] == "ok"
     assert a["safety_stock"] == pytest.approx(ss)
     assert a["reorder_point"] == pytest.approx(110.0 + ss) == a["order_up_to_level"]
-    assert a["suggested_order_qty"] == 95  # 110 + 10.91 - 30 = 90.91 -> 95 in packs of 5
-    assert a["stockout_probability"] == pytest.approx(norm.sf((30 - 110) / spread))
-    assert a["fill_rate"] == pytest.approx(1 - spread * normal_loss(norm.ppf(0.95)) / 70)
-    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 3.0 * math.sqrt(11))  # still reported
+    assert a["suggested_order_qty"] == 95  # 110 + 11.13 - 30 = 91.13 -> 95 in packs of 5
+    assert a["fill_rate"] == pytest.approx(1 - 0.14991 / 70, abs=1e-6)  # shortage at S 0.14991
+    assert a["safety_stock_sigma"] == pytest.approx(_gamma_s(110.0, 3.0 * math.sqrt(11)) - 110.0)  # reported
 
 
 def test_lead_time_variability_enters_both_methods():
     # d = 10, sigma_L = 1, L + R = 11: sigma method sqrt(11 * 9 + 100) = sqrt(199); quantile
     # sqrt(11 * 4 + 100) = 12.
     a = _recs(lead_std=1.0).loc["A"]
-    assert a["safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * math.sqrt(199))
-    assert a["safety_stock_quantile"] == pytest.approx(norm.ppf(0.95) * 12.0)
+    assert a["safety_stock_sigma"] == pytest.approx(_gamma_s(110.0, math.sqrt(199)) - 110.0)  # 24.19
+    assert a["safety_stock_quantile"] == pytest.approx(_gamma_s(110.0, 12.0) - 110.0)  # 20.45
 
 
 def test_missing_spread_of_the_chosen_method_is_named():
@@ -351,7 +464,9 @@ def test_missing_spread_of_the_chosen_method_is_named():
         quantile_levels=LEVELS,
     ).set_index("item_id")
     assert no_quantiles.loc["A", "missing"] == "forecast quantiles above the median"
-    assert no_quantiles.loc["A", "safety_stock_sigma"] == pytest.approx(norm.ppf(0.95) * 3 * math.sqrt(11))
+    assert no_quantiles.loc["A", "safety_stock_sigma"] == pytest.approx(
+        _gamma_s(110.0, 3 * math.sqrt(11)) - 110.0
+    )
     with pytest.raises(ValueError):
         inventory_recommendations(forecast, pd.Series(dtype=float), champions, products, stock, 0.95, 7, "x")
 

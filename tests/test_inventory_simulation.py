@@ -67,7 +67,7 @@ def _simulate(rates: np.ndarray, leads: np.ndarray, weeks: int, service_level: f
 
 def test_core_policy_meets_the_cycle_service_level_with_the_true_distribution():
     # 48 Poisson items from 1 to 20 a day, lead times 3, 7 and 14 days (+-1), 52 weekly reviews:
-    # 2,496 cycles. Over five seeds this lands at 0.954..0.961: whole-unit orders round S up.
+    # 2,496 cycles. Whole-unit orders round S up, so it lands a little above 0.95.
     rates = np.tile([1.0, 1.5, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20], 3)
     leads = np.tile([3, 7, 14], 16)
     result = _simulate(rates, leads, weeks=52, service_level=0.95, seed=11)
@@ -94,8 +94,11 @@ def test_slow_mover_with_a_median_of_zero_gets_stock():
         "sigma",
         LEVELS,
     ).iloc[0]
-    # Mean from the deciles 0.431 a day (the grid cannot say more) over L + R = 14 days, plus
-    # 1.6449 * sqrt(14 * 0.5) = 4.35 of safety stock: S = 10.39, not the median's 4.35.
+    # Mean from the deciles 0.431 a day (the grid cannot say more) over L + R = 14 days = 6.04,
+    # spread sqrt(14 * 0.5) = 2.65: S = the 95% quantile of the gamma with that mean and spread
+    # (shape 5.2) = 10.94, not the median's 0 + safety stock (and above the normal's 10.39).
     assert recs["exposure_demand"] == pytest.approx(14 * 0.431, abs=0.02)
-    assert recs["order_up_to_level"] == pytest.approx(14 * 0.431 + 1.6449 * np.sqrt(7), abs=0.03)
+    shape, scale = (14 * 0.43118) ** 2 / 7, 7 / (14 * 0.43118)
+    assert recs["order_up_to_level"] == pytest.approx(stats.gamma.ppf(0.95, shape, scale=scale), abs=0.01)
+    assert recs["order_up_to_level"] == pytest.approx(10.94, abs=0.01)
     assert recs["suggested_order_qty"] == 11  # from nothing on hand, rounded up to whole units

@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from forecast_assets.core.landing.validation import LandingError, ingest_client
+from forecast_assets.core.landing.validation import DeliveryError, LandingError, ingest_client
 
 TODAY = dt.date(2026, 11, 23)
 PRODUCTS = "item_id,name,category,unit_cost,price,lead_time_days\nA,Apple,fresh,1,2,3\nB,Bread,bakery,1,3,2\n"
@@ -58,12 +58,9 @@ def test_bad_rows_are_rejected_with_file_row_field_and_reason(tmp_path):
     assert counts == {"rows_in": 9, "accepted": 2, "rejected": 7}
 
 
-def test_missing_required_column_rejects_every_row_of_that_file(tmp_path):
-    result = ingest_client(
-        write_client(tmp_path, "date,item_id\n2026-11-01,A\n2026-11-02,B\n"), "acme", TODAY
-    )
-    assert result.counts("sales") == {"rows_in": 2, "accepted": 0, "rejected": 2}
-    assert {r[3] for r in reasons(result)} == {"file has no column 'units_sold'"}
+def test_missing_required_column_refuses_the_delivery_naming_the_file(tmp_path):
+    with pytest.raises(DeliveryError, match=r"acme/sales.csv: required columns missing: 'units_sold'"):
+        ingest_client(write_client(tmp_path, "date,item_id\n2026-11-01,A\n2026-11-02,B\n"), "acme", TODAY)
 
 
 def test_every_row_is_accounted_for_across_csv_and_parquet(tmp_path):

@@ -7,6 +7,7 @@ import utilsforecast.losses as ufl
 
 from forecast_assets.core.evaluation.metrics import (
     accuracy_by_level,
+    comparison_sets,
     point_metrics,
     score_forecasts,
     seasonal_scale,
@@ -190,3 +191,129 @@ def test_seasonal_scales_use_only_data_up_to_each_cutoff():
     # up to day 14 (as in test_seasonal_scale...): 4/7 ; the jump to 100 only enters the later cutoff
     assert scales[dates[13]] == pytest.approx(4 / 7)
     assert scales[dates[20]] > 4 / 7
+
+
+@pytest.mark.parametrize(
+    ("covered", "min_coverage", "expected"),
+    [
+        # auto_theta skips the short item 3, croston_sba runs on it alone: the two models covering
+        # at least half the items meet on {1, 2}; croston_sba keeps its own item.
+        (
+            {"auto_ets": {1, 2, 3}, "auto_theta": {1, 2}, "croston_sba": {3}},
+            0.5,
+            {"auto_ets": {1, 2}, "auto_theta": {1, 2}, "croston_sba": {3}},
+        ),
+        ({"a": {1, 2}, "b": {1, 2}}, 0.5, {"a": {1, 2}, "b": {1, 2}}),  # same items: unchanged
+        ({"a": {1, 2, 3}, "b": {1, 2}}, 1.0, {"a": {1, 2, 3}, "b": {1, 2}}),  # b below a 100% floor
+        ({"a": {1, 2}, "b": {3, 4}}, 0.5, {"a": {1, 2}, "b": {3, 4}}),  # nothing shared: own items
+        ({"a": {1}, "b": {2}, "c": {3}}, 0.5, {"a": {1}, "b": {2}, "c": {3}}),  # none covers half
+        ({}, 0.5, {}),
+    ],
+)
+def test_comparison_sets_put_the_models_covering_most_items_on_common_items(covered, min_coverage, expected):
+    assert comparison_sets(covered, min_coverage) == expected
+
+
+def test_comparison_sets_reject_a_coverage_floor_outside_zero_to_one():
+    with pytest.raises(ValueError, match="min_coverage"):
+        comparison_sets({"a": {1}}, 0.0)
+
+
+# Three items, one cutoff, two steps each, actual 10, point = 10 + error. auto_theta was not run on
+# item C (too short), croston_sba only on C (intermittent). Absolute errors per step 1, 2:
+ERRORS = {
+    "seasonal_naive": {"A": (2, 2), "B": (4, 4), "C": (6, 6)},
+    "auto_ets": {"A": (1, 1), "B": (3, 3), "C": (5, 5)},
+    "auto_theta": {"A": (1, 3), "B": (1, 3)},
+    "croston_sba": {"C": (2, 4)},
+}
+
+
+def uneven_scored(errors: dict[str, dict[str, tuple[int, int]]] = ERRORS) -> pd.DataFrame:
+    """Scored rows of models run on different items (the table above)."""
+    return pd.DataFrame(
+        [
+            {
+                "model": model,
+                "item_id": item,
+                "cutoff": CUTOFF,
+                "date": CUTOFF + pd.Timedelta(days=step),
+                "actual": 10.0,
+                "point": 10.0 + error,
+                "scale": 1.0,
+            }
+            for model, items in errors.items()
+            for item, pair in items.items()
+            for step, error in enumerate(pair, start=1)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("level", "model", "step", "n_items", "n_obs", "mae"),
+    [
+        # seasonal_naive, auto_ets and auto_theta cover at least 2 of the 3 items: all on {A, B}.
+        # Pooled over their own items, seasonal_naive (4.0) and auto_ets (3.0) would carry the
+        # hard item C and auto_theta (2.0) would look better than auto_ets; on {A, B} they tie.
+        ("client", "seasonal_naive", None, 2, 4, (2 + 2 + 4 + 4) / 4),
+        ("client", "auto_ets", None, 2, 4, (1 + 1 + 3 + 3) / 4),
+        ("client", "auto_theta", None, 2, 4, (1 + 3 + 1 + 3) / 4),
+        # croston_sba covers 1 item of 3: its own-items row, marked by n_items 1
+        ("client", "croston_sba", None, 1, 2, (2 + 4) / 2),
+        ("step", "seasonal_naive", 1, 2, 2, (2 + 4) / 2),
+        ("step", "auto_ets", 2, 2, 2, (1 + 3) / 2),
+        ("step", "auto_theta", 1, 2, 2, (1 + 1) / 2),
+        ("step", "croston_sba", 2, 1, 1, 4.0),
+        ("item", "auto_ets", None, 1, 2, 5.0),  # item C: item rows keep every item a model scored
+    ],
+)
+def test_client_and_step_rows_compare_models_on_the_same_items(level, model, step, n_items, n_obs, mae):
+    table = accuracy_by_level(uneven_scored(), quantiles=())
+    keys = {"model": model} | ({"step": step} if step else {}) | ({"item_id": "C"} if level == "item" else {})
+    row = _row(table, level, **keys)
+    assert (row["n_items"], row["n_obs"]) == (n_items, n_obs)
+    assert row["mae"] == pytest.approx(mae)
+
+
+def test_every_item_row_pools_one_item():
+    table = accuracy_by_level(uneven_scored(), quantiles=())
+    assert (table.loc[table["level"] == "item", "n_items"] == 1).all()
+    assert len(table[table["level"] == "item"]) == 3 + 3 + 2 + 1
+
+
+def test_a_model_missing_a_cutoff_of_an_item_is_compared_on_the_cutoffs_both_have():
+    # chronos-2 could forecast item A only from the later cutoff (too little history before the
+    # earlier one); seasonal_naive has both. The client rows pool the same three series.
+    later = CUTOFF + pd.Timedelta(days=7)
+    rows = []
+    for model, series, error in (
+        ("seasonal_naive", [("A", CUTOFF), ("A", later), ("B", CUTOFF), ("B", later)], 2.0),
+        ("chronos-2", [("A", later), ("B", CUTOFF), ("B", later)], 1.0),
+    ):
+        for item, cutoff in series:
+            rows.append(
+                {"model": model, "item_id": item, "cutoff": cutoff, "date": cutoff + pd.Timedelta(days=1)}
+                | {"actual": 10.0 + (cutoff == CUTOFF), "point": 10.0 + error}
+            )
+    client = accuracy_by_level(pd.DataFrame(rows), quantiles=(), levels=("client",)).set_index("model")
+    assert client["n_obs"].to_dict() == {"chronos-2": 3, "seasonal_naive": 3}
+    assert client["n_items"].to_dict() == {"chronos-2": 2, "seasonal_naive": 2}
+    # seasonal_naive's errors on (A, later), (B, earlier), (B, later): 2, 1, 2
+    assert client.loc["seasonal_naive", "mae"] == pytest.approx(5 / 3)
+
+
+def test_each_origin_is_compared_on_its_own_common_items():
+    # live accuracy: at the first origin both models forecast A and B, at the second m2 only A.
+    first, second = CUTOFF, CUTOFF + pd.Timedelta(days=7)
+    errors = {(first, "m1"): "AB", (first, "m2"): "AB", (second, "m1"): "AB", (second, "m2"): "A"}
+    scored = pd.DataFrame(
+        [
+            {"as_of": origin, "cutoff": origin, "model": model, "item_id": item}
+            | {"date": origin + pd.Timedelta(days=1), "actual": 5.0, "point": 6.0}
+            for (origin, model), items in errors.items()
+            for item in items
+        ]
+    )
+    table = accuracy_by_level(scored, quantiles=(), levels=("client",), keys=("as_of",))
+    n_items = table.set_index(["as_of", "model"])["n_items"].to_dict()
+    assert n_items == {(first, "m1"): 2, (first, "m2"): 2, (second, "m1"): 1, (second, "m2"): 1}

@@ -1,4 +1,4 @@
-"""A rerun replaces a client's rows even when the new delivery yields none (no stale rows left)."""
+"""A rerun the operator accepts replaces a client's rows even when it yields none (no stale rows)."""
 
 import duckdb
 import pytest
@@ -24,13 +24,14 @@ def test_a_delivery_with_no_valid_sales_clears_the_clients_modelled_rows(tmp_pat
     instance.add_dynamic_partitions(clients_partitions.name, ["shop_a", "shop_b"])
     selection = AssetSelection.groups("ingestion") | AssetSelection.keys("ts_demand_daily").upstream()
 
-    def build(client: str) -> None:
+    def build(client: str, run_config: dict | None = None) -> None:
         result = materialize(
             build_assets(),
             selection=selection,
             partition_key=client,
             resources=build_resource_defs(settings),
             instance=instance,
+            run_config=run_config,
         )
         assert result.success
 
@@ -41,6 +42,7 @@ def test_a_delivery_with_no_valid_sales_clears_the_clients_modelled_rows(tmp_pat
     # shop_b's new delivery: every sales row is rejected (negative units).
     (landing / "shop_b" / "sales.parquet").unlink()
     (landing / "shop_b" / "sales.csv").write_text("date,item_id,units_sold\n2026-10-01,SHO-0001,-1\n")
-    build("shop_b")
+    # The shrink guard would refuse it (tests/test_delivery_faults.py); the operator accepts it.
+    build("shop_b", {"ops": {"raw_landing": {"config": {"accept_shrink": True}}}})
     assert _demand_rows(settings, "shop_b") == 0  # not the previous delivery's rows
     assert _demand_rows(settings, "shop_a") == before_a  # another client's rows untouched

@@ -19,9 +19,11 @@ from dagster import (
     materialize,
 )
 
+from forecast_assets.core.landing.watch import DIGEST_TAG, READY_MARKER, SEQUENCE_TAG
 from forecast_assets.definitions import build_assets, build_definitions, build_resource_defs
 from forecast_assets.defs.automation import build_daily_schedule
 from forecast_assets.defs.freshness import FORECAST_MART, build_forecast_freshness_check
+from forecast_assets.defs.ingestion import raw_landing
 from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.defs.sensors import build_failure_sensor, build_landing_sensor, run_client
 from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
@@ -61,17 +63,23 @@ def test_landing_sensor_registers_new_clients_and_runs_each_delivery_once(tmp_pa
     (landing / "Bad Folder").mkdir()
     sensor = build_landing_sensor(settings)
 
-    # First tick: both folders become partitions in the same tick, each gets one run.
-    first = tick(sensor, instance)
+    # First sight: nothing is known to be finished yet, so nothing runs and nothing is registered.
+    seen = tick(sensor, instance)
+    assert seen.run_requests == [] and not seen.dynamic_partitions_requests
+    # The invalid folder is reported in the sensor's log and never registered.
+    assert "'Bad Folder' ignored: not a valid client key" in capfd.readouterr().err
+
+    # Unchanged at the second tick: both folders become partitions in that tick, each gets one run.
+    first = tick(sensor, instance, seen.cursor)
     assert sorted(r.partition_key for r in first.run_requests) == ["corner_shop", "farm_stand"]
     assert [list(r.partition_keys) for r in first.dynamic_partitions_requests] == [
         ["corner_shop", "farm_stand"]
     ]
-    assert all(r.run_key.startswith(f"{r.partition_key}-") for r in first.run_requests)
+    assert all(r.run_key.startswith(f"{r.partition_key}-1-") for r in first.run_requests)
     assert all(r.tags["forecast-assets/trigger"] == "landing" for r in first.run_requests)
+    # The run carries the full digest of the delivery it is for.
+    assert all(len(r.tags[DIGEST_TAG]) == 64 for r in first.run_requests)
     assert sorted(instance.get_dynamic_partitions(clients_partitions.name)) == ["corner_shop", "farm_stand"]
-    # The invalid folder is reported in the sensor's log and never registered.
-    assert "'Bad Folder' ignored: not a valid client key" in capfd.readouterr().err
 
     # Nothing changed: no run.
     second = tick(sensor, instance, first.cursor)
@@ -80,25 +88,116 @@ def test_landing_sensor_registers_new_clients_and_runs_each_delivery_once(tmp_pa
     # A changed file of one client: one run for that client, under a new run key; already registered.
     with (landing / "farm_stand" / "sales.csv").open("a") as handle:
         handle.write("2026-10-30,farm_stand_item_000,1,2.5\n")
-    third = tick(sensor, instance, second.cursor)
+    third = tick(sensor, instance, tick(sensor, instance, second.cursor).cursor)
     [request] = third.run_requests
-    assert request.partition_key == "farm_stand"
+    assert request.partition_key == "farm_stand" and request.run_key.startswith("farm_stand-2-")
     assert request.run_key not in {r.run_key for r in first.run_requests}
     assert not third.dynamic_partitions_requests
 
-    # Even with the cursor lost, the same files give the same run keys (Dagster skips seen keys).
-    fresh = sensor(build_sensor_context(instance=instance, sensor_name=sensor.name))
-    assert {r.run_key for r in fresh.run_requests} == {
-        next(r.run_key for r in first.run_requests if r.partition_key == "corner_shop"),
-        request.run_key,
-    }
+    # With the cursor lost, an unchanged first delivery gives its old run key again (Dagster skips
+    # seen keys); a later one is numbered afresh and may run once more.
+    fresh = tick(sensor, instance, tick(sensor, instance).cursor)
+    corner = next(r.run_key for r in first.run_requests if r.partition_key == "corner_shop")
+    assert corner in {r.run_key for r in fresh.run_requests}
 
 
 def test_landing_sensor_waits_while_a_delivery_is_being_written(tmp_path, instance):
     settings = make_settings(tmp_path, landing_settle_seconds=3600)
     write_demo_landing(settings.landing_dir, clients=(shop("busy_shop"),), history_days=120)
-    result = tick(build_landing_sensor(settings), instance)
+    sensor = build_landing_sensor(settings)
+    result = tick(sensor, instance, tick(sensor, instance).cursor)
     assert result.run_requests == [] and instance.get_dynamic_partitions(clients_partitions.name) == []
+
+
+def test_a_stalled_upload_waits_for_the_second_tick_and_a_ready_marker_runs_at_once(tmp_path, instance):
+    settings = make_settings(tmp_path, landing_settle_seconds=0)
+    write_demo_landing(
+        settings.landing_dir, clients=(shop("slow_shop"), shop("quick_shop", 2)), history_days=120
+    )
+    (settings.landing_dir / "quick_shop" / READY_MARKER).touch()  # written after its files
+    sensor = build_landing_sensor(settings)
+    first = tick(sensor, instance)
+    assert [r.partition_key for r in first.run_requests] == ["quick_shop"]
+    second = tick(sensor, instance, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == ["slow_shop"]
+
+
+def test_a_reverted_delivery_runs_again(tmp_path, instance):
+    settings = make_settings(tmp_path, landing_settle_seconds=0)
+    write_demo_landing(settings.landing_dir, clients=(shop("corner_shop"),), history_days=120)
+    sales = settings.landing_dir / "corner_shop" / "sales.csv"
+    a = sales.read_bytes()
+    sensor = build_landing_sensor(settings)
+    keys, cursor = [], None
+    for content in (a, a + b"2026-10-30,corner_shop_item_000,1,2.5\n", a):  # A -> B -> A
+        sales.write_bytes(content)
+        cursor = tick(sensor, instance, cursor).cursor
+        result = tick(sensor, instance, cursor)
+        cursor = result.cursor
+        keys += [(r.run_key, r.tags[SEQUENCE_TAG], r.tags[DIGEST_TAG]) for r in result.run_requests]
+    assert [seq for _, seq, _ in keys] == ["1", "2", "3"]
+    assert len({key for key, _, _ in keys}) == 3 and keys[0][2] == keys[2][2] != keys[1][2]
+
+
+def test_a_symlinked_client_folder_is_ignored_and_never_registered(tmp_path, instance, capfd):
+    settings = make_settings(tmp_path, landing_settle_seconds=0)
+    write_demo_landing(settings.landing_dir, clients=(shop("corner_shop"),), history_days=120)
+    (settings.landing_dir / "mirror_shop").symlink_to(settings.landing_dir / "corner_shop")
+    sensor = build_landing_sensor(settings)
+    capfd.readouterr()
+    first = tick(sensor, instance)
+    second = tick(sensor, instance, first.cursor)
+    tick(sensor, instance, second.cursor)
+    assert [r.partition_key for r in second.run_requests] == ["corner_shop"]
+    assert instance.get_dynamic_partitions(clients_partitions.name) == ["corner_shop"]
+    log = capfd.readouterr().err
+    assert log.count("landing path 'mirror_shop' ignored: a symbolic link is never followed") == 1
+
+
+def test_a_delivery_changed_after_the_sensor_decided_fails_its_run_and_writes_nothing(tmp_path, instance):
+    settings = make_settings(tmp_path, landing_settle_seconds=0)
+    write_demo_landing(settings.landing_dir, clients=(shop("corner_shop"),), history_days=120)
+    sales = settings.landing_dir / "corner_shop" / "sales.csv"
+    sensor = build_landing_sensor(settings)
+    warehouse = build_resource_defs(settings)["warehouse"]
+
+    def run(tags):
+        return materialize(
+            [raw_landing],
+            partition_key="corner_shop",
+            resources=build_resource_defs(settings),
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+        )
+
+    def raw_sales():
+        return warehouse.query("select * from raw.sales order by item_id, date")
+
+    first = tick(sensor, instance, tick(sensor, instance).cursor)
+    [request] = first.run_requests
+    assert run(request.tags).success
+    before = raw_sales()
+
+    with sales.open("a") as handle:  # delivery B, seen finished by the sensor ...
+        handle.write("2026-11-05,SHO-0001,1,2.5\n")
+    second = tick(sensor, instance, tick(sensor, instance, first.cursor).cursor)
+    [request] = second.run_requests
+    with sales.open("a") as handle:  # ... and changed again before its run reads it
+        handle.write("2026-11-06,SHO-0001,120,2.5\n")
+    result = run(request.tags)
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    while error.cause:
+        error = error.cause
+    assert "the delivery changed after the sensor saw it" in error.message
+    assert "nothing was written, re-run when it settles" in error.message
+    assert raw_sales().equals(before)
+
+    # A run not started by the sensor (schedule, UI, CLI) ingests what is there.
+    assert run({}).success
+    assert raw_sales().height == before.height + 2
 
 
 def test_schedule_runs_every_registered_client_at_the_configured_time(tmp_path, instance, defs):

@@ -10,6 +10,7 @@ import re
 
 CLIENT_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 
+
 class InvalidClientKey(ValueError):
     """A client key that is not a slug; never used as a path, query value or partition."""
 

@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from forecast_assets.core.clients import validate_client_key
-from forecast_assets.core.evaluation.client import ChampionRule, ClientEvaluation, evaluate_client
+from forecast_assets.core.evaluation.client import ClientEvaluation, evaluate_client
 from forecast_assets.core.evaluation.metrics import metric_columns
 from forecast_assets.core.evaluation.report import (
     drift_check_metadata,
@@ -55,6 +55,7 @@ ACCURACY_SCHEMA = {
     "item_id": pl.Utf8,
     "step": pl.Int64,
     "n_obs": pl.Int64,
+    "n_items": pl.Int64,
     **dict.fromkeys(METRICS, pl.Float64),
     "fva": pl.Float64,
 }
@@ -118,9 +119,7 @@ def forecast_evaluation(
     client_id = validate_client_key(context.partition_key)
     as_of = resolve_as_of(config, last_date(warehouse, client_id))
     demand = load_demand(warehouse, client_id, until=as_of)
-    rule = ChampionRule(
-        evaluation_params.champion_metric, evaluation_params.champion_margin, evaluation_params.champion_scope
-    )
+    rule = evaluation_params.champion_rule()
     evaluation = evaluate_client(
         demand,
         load_forecasts(warehouse, client_id, as_of),
@@ -142,9 +141,10 @@ def forecast_evaluation(
     with mlflow_tracking.asset_run("forecast_evaluation", client_id, as_of, context.run_id) as run:
         _log_evaluation(evaluation, params, charts)
     run_id = run.info.run_id
-    warehouse.replace_client_rows(
-        client_id, _evaluation_writes(evaluation, forecasting_params.horizon, run_id)
-    )
+    writes = _evaluation_writes(evaluation, forecasting_params.horizon, run_id)
+    for write in writes:  # a warehouse built before n_items gets the column
+        warehouse.add_missing_columns(write.table, write.frame)
+    warehouse.replace_client_rows(client_id, writes)
     summary = evaluation_summary(evaluation)
     yield MaterializeResult(
         metadata={

@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from forecast_assets.core.classification import demand_profile
 from forecast_assets.core.clients import validate_client_key
-from forecast_assets.core.inventory.demand import forecast_error_sigma
+from forecast_assets.core.inventory.demand import forecast_error_correlation, forecast_error_sigma
 from forecast_assets.core.inventory.policy import inventory_recommendations, to_inventory_table
 from forecast_assets.defs.inputs import (
     ForecastRunConfig,
@@ -55,12 +55,16 @@ def inventory_metrics(
         demand[["item_id", "date", "units_sold", "is_stockout"]], on=["item_id", "date"]
     )
     backtest = backtest[backtest["is_stockout"] == 0]
-    sigma = forecast_error_sigma(backtest)  # RMSE of the expected demand's errors: keeps the bias
     products = warehouse.read_client("raw.products", client_id).to_pandas()
     stock = _latest_stock(warehouse, client_id, as_of)
     profile = demand_profile(
         demand, list(products["item_id"]), as_of, inventory_params.abc_cutoffs, inventory_params.xyz_cutoffs
     )
+    sigma = forecast_error_sigma(backtest)  # RMSE of the expected demand's errors: keeps the bias
+    # The share of that error shared over a backtest window (a level error), pooled by demand class:
+    # it makes the spread of the L + R total grow like L + R rather than its square root.
+    classes = profile.set_index("item_id")["demand_class"].to_dict()
+    correlation = forecast_error_correlation(backtest, classes)
     recs = inventory_recommendations(
         future,
         sigma,
@@ -72,11 +76,16 @@ def inventory_metrics(
         method=inventory_params.safety_stock_method,
         quantile_levels=forecasting_params.quantile_levels,
         profile=profile,
+        error_correlation=correlation,
     )
     table = to_inventory_table(recs).with_columns(pl.lit(as_of.date()).alias("as_of"))
     warehouse.add_missing_columns(INVENTORY_TABLE, table)
     warehouse.replace_client_rows(client_id, [TableWrite(INVENTORY_TABLE, table, {"as_of": as_of.date()})])
-    return MaterializeResult(metadata=_inventory_metadata(recs, as_of, inventory_params.safety_stock_method))
+    metadata = _inventory_metadata(recs, as_of, inventory_params.safety_stock_method)
+    metadata["error_correlation_by_class"] = MetadataValue.json(
+        {str(classes.get(item)): round(float(k), 4) for item, k in correlation.items()}  # one k per class
+    )
+    return MaterializeResult(metadata=metadata)
 
 
 def _latest_stock(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -99,7 +108,7 @@ def _inventory_metadata(recs: pd.DataFrame, as_of: pd.Timestamp, method: str) ->
         "incomplete": len(incomplete),
         "safety_stock_method": method,
         "quantile_method_approximation": "per-day normal fitted to the quantiles above the median; "
-        "days independent (variances add over the lead time)",
+        "days independent (variances add over the lead time); S the gamma quantile of that mean and spread",
         "abc_classes": MetadataValue.json(recs["abc_class"].value_counts().to_dict()),
         "xyz_classes": MetadataValue.json(recs["xyz_class"].value_counts().to_dict()),
         "demand_classes": MetadataValue.json(recs["demand_class"].value_counts().to_dict()),

@@ -1,7 +1,7 @@
 """Sensors: new landing deliveries start a client's run; failed runs raise an alert.
 
-Thin Dagster wrappers: what counts as a new delivery is decided in ``core/landing_watch.py``, the
-alert message and its delivery in ``core/webhook.py``.
+Thin Dagster wrappers: what counts as a new, finished delivery is decided in
+``core/landing/watch.py``, the alert message and its delivery in ``alerts.py``.
 """
 
 import time
@@ -20,12 +20,10 @@ from dagster import (
 
 from forecast_assets.alerts import WebhookError, failure_message, post_json
 from forecast_assets.core.clients import InvalidClientKey, validate_client_key
-from forecast_assets.core.landing.watch import WatchState, decide, run_key
+from forecast_assets.core.landing.watch import DIGEST_TAG, SEQUENCE_TAG, WatchState, decide, run_key
 from forecast_assets.defs.automation import TRIGGER_TAG, forecast_job
 from forecast_assets.defs.partitions import clients_partitions
 from forecast_assets.settings import Settings, redact_webhook_url
-
-DIGEST_TAG = "forecast-assets/landing_digest"
 
 
 def run_client(tags: Mapping[str, str]) -> str | None:
@@ -46,11 +44,15 @@ def build_landing_sensor(settings: Settings) -> SensorDefinition:
     client's partition; a new folder named with a valid client key is registered as a partition
     in the same tick, so dropping a folder is all it takes to onboard a client.
 
-    A folder is run once it has sales and products files and nothing in it changed for
-    ``LANDING_SETTLE_SECONDS`` (a copy still in progress would otherwise start a run on half a
-    delivery). The run key is the client plus its content digest: the same files never run twice,
-    even if the cursor is lost.
+    A folder is run once it has sales and products files and every file kept its size and mtime
+    between two ticks (the newest at least ``LANDING_SETTLE_SECONDS`` old), or at once when a
+    ``_READY`` marker newer than the files says the delivery is complete: a stalled or half-written
+    upload never runs. The run carries the delivery's full digest (tag ``DIGEST_TAG``) and
+    ingestion refuses files that no longer match it. The run key is client, delivery number and
+    digest: the same files never run twice in a row, and going back to earlier files runs again.
+    Symbolic links (client folder, kind folder, file) are never followed; each is logged once.
     """
+    budget = settings.landing_hash_mb_per_tick * (1 << 20)
 
     @sensor(
         name="landing_sensor",
@@ -61,12 +63,19 @@ def build_landing_sensor(settings: Settings) -> SensorDefinition:
     )
     def landing_sensor(context: SensorEvaluationContext) -> SensorResult:
         state = WatchState.from_cursor(context.cursor)
-        decision = decide(settings.landing_dir, state, time.time(), settings.landing_settle_seconds)
+        decision = decide(settings.landing_dir, state, time.time(), settings.landing_settle_seconds, budget)
         for name in decision.new_invalid:
             context.log.warning(
                 f"landing folder {name!r} ignored: not a valid client key "
                 "(lowercase letters, digits and underscores, at most 63 characters); never registered"
             )
+        for name in decision.new_links:
+            context.log.warning(
+                f"landing path {name!r} ignored: a symbolic link is never followed (it could read another "
+                "client's files); a linked client folder is never registered"
+            )
+        for client_id, files in decision.hashed.items():
+            context.log.info(f"{client_id}: hashed {', '.join(files)}")
         for client_id, reason in decision.waiting.items():
             context.log.info(f"{client_id}: not run yet, {reason}")
         registered = set(context.instance.get_dynamic_partitions(clients_partitions.name))
@@ -75,11 +84,15 @@ def build_landing_sensor(settings: Settings) -> SensorDefinition:
             context.log.info(f"new client {client_id}: registered as a partition")
         requests = [
             RunRequest(
-                run_key=run_key(client_id, digest),
+                run_key=run_key(client_id, delivery.sequence, delivery.digest),
                 partition_key=validate_client_key(client_id),
-                tags={TRIGGER_TAG: "landing", DIGEST_TAG: digest[:24]},
+                tags={
+                    TRIGGER_TAG: "landing",
+                    DIGEST_TAG: delivery.digest,
+                    SEQUENCE_TAG: str(delivery.sequence),
+                },
             )
-            for client_id, digest in decision.to_run.items()
+            for client_id, delivery in decision.to_run.items()
         ]
         for request in requests:
             context.log.info(f"{request.partition_key}: new delivery, run requested ({request.run_key})")
@@ -89,7 +102,7 @@ def build_landing_sensor(settings: Settings) -> SensorDefinition:
             if new_clients
             else None,
             cursor=decision.state.to_cursor(),
-            skip_reason=None if requests else "no new or changed delivery",
+            skip_reason=None if requests else "no new or changed delivery ready",
         )
 
     return landing_sensor

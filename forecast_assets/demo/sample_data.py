@@ -8,7 +8,6 @@ bad rows so that the rejects path is exercised on every demo run. Same seed, sam
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from forecast_assets.core.clients import validate_client_key
-from forecast_assets.settings import DBT_PROJECT_DIR
+from forecast_assets.core.forecasting.calendar import holiday_table
 
 DEMO_END_DATE = dt.date(2026, 10, 31)
 
@@ -38,13 +37,8 @@ DEMO_CLIENTS: tuple[DemoClient, ...] = (
 
 
 def _holiday_dates(start: dt.date, end: dt.date) -> set[dt.date]:
-    path = DBT_PROJECT_DIR / "seeds" / "holidays.csv"
-    with path.open() as handle:
-        return {
-            d
-            for row in csv.DictReader(handle)
-            if start <= (d := dt.date.fromisoformat(row["holiday_date"])) <= end
-        }
+    """US holidays: the demo's peaks fall on the days the default HOLIDAY_COUNTRY=US flags."""
+    return set(holiday_table("US", start, end)["date"].to_list())
 
 
 def generate_client(

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
+from forecast_assets.core.evaluation.client import ChampionRule
+
 
 class LandingParams(ConfigurableResource):
-    """Where clients deliver their files (``landing_dir/<client>/...``)."""
+    """Where clients deliver their files (``landing_dir/<client>/...``) and how strictly a
+    delivery is taken: file size limit, earliest date, and the share of the stored sales rows a
+    delivery must keep to replace them without being told to (``accept_shrink``)."""
 
     landing_dir: str
+    landing_max_file_mb: float
+    earliest_date: str
+    delivery_min_share: float
 
 
 class ForecastingParams(ConfigurableResource):
@@ -45,6 +52,10 @@ class EvaluationParams(ConfigurableResource):
     champion_scope: str
     drift_recent_days: int
     plot_top_items: int
+
+    def champion_rule(self) -> ChampionRule:
+        """The champion-challenger rule these settings describe."""
+        return ChampionRule(self.champion_metric, self.champion_margin, self.champion_scope)
 
 
 class InventoryParams(ConfigurableResource):

@@ -1,6 +1,8 @@
 -- Rolling-origin backtest accuracy per client and model: per item (level = 'item'), over the
 -- client's items (level = 'client') and per horizon step (level = 'step'), for every forecast
--- origin evaluated. Columns are cast to the consumer contract's types (_marts.yml, CHANGELOG.md).
+-- origin evaluated. Client and step rows compare the models on the same items (n_items: how many;
+-- a model run on only a minority of the items, such as croston_sba, is pooled over its own).
+-- Columns are cast to the consumer contract's types (_marts.yml, CHANGELOG.md).
 select
     cast(client_id as varchar) as client_id,
     cast(as_of as date) as as_of,
@@ -24,6 +26,7 @@ select
     cast(fva as double precision) as fva,
     cast(coalesce(is_champion, false) as boolean) as is_champion,
     cast(champion_reason as varchar) as champion_reason,
-    cast(mlflow_run_id as varchar) as mlflow_run_id
+    cast(mlflow_run_id as varchar) as mlflow_run_id,
+    cast(n_items as bigint) as n_items
 from {{ source('ml', 'forecast_evaluation') }}
 where client_id = {{ client_id() }}

@@ -1,5 +1,7 @@
 -- Covariates per (client, item, day) over history plus the forecast horizon: calendar features,
--- holidays from the seed, and the planned promotion and price, which are known in advance.
+-- the client's holidays (raw.holidays: HOLIDAY_COUNTRY's, written by ingestion), and the planned
+-- promotion and price. planned_price uses today's list price: right for the forecast from the last
+-- day; a backtest origin re-bases it on the price known at its cutoff (chronos_frames.build_frames).
 with items as (
     select item_id, min(date) as first_date, max(date) as last_date
     from {{ ref('ts_demand_daily') }}
@@ -13,10 +15,10 @@ spine as (
     {{ date_series('(select start_date from bounds)', '(select end_date from bounds)') }}
 ),
 holidays as (
-    select holiday_date, min(holiday_name) as holiday_name
-    from {{ ref('holidays') }}
-    where country_code = '{{ var("holiday_country") }}'
-    group by holiday_date
+    select cast(date as date) as holiday_date, min(name) as holiday_name
+    from {{ source('raw', 'holidays') }}
+    where client_id = {{ client_id() }}
+    group by 1
 ),
 days as (
     select

@@ -16,6 +16,7 @@ from forecast_assets.core.evaluation.champions import choose_champions, choose_c
 from forecast_assets.core.evaluation.drift import DriftResult, demand_drift, residual_drift
 from forecast_assets.core.evaluation.metrics import accuracy_by_level
 from forecast_assets.core.evaluation.scoring import (
+    baseline_accuracy,
     forecast_value_added,
     live_accuracy,
     scored_rows,
@@ -69,13 +70,19 @@ def evaluate_client(
     score the ``earlier`` origins' live forecasts, and check demand and residuals for drift.
 
     The backtest rows are scored once: the accuracy table and the residual drift check read the
-    same rows.
+    same rows. Client and step rows compare the models on common items (``n_items`` says how many)
+    and FVA compares each row with the seasonal naive baseline on that row's own observations.
     """
     backtest = forecasts[forecasts["kind"] == "backtest"]
     future = forecasts[forecasts["kind"] == "forecast"]
     scored = scored_rows(backtest, demand, quantiles)
     accuracy = accuracy_by_level(scored, quantiles)
-    fva = forecast_value_added(accuracy, rule.metric, levels=("item", "client", "step"))
+    fva = forecast_value_added(
+        accuracy,
+        rule.metric,
+        levels=("item", "client", "step"),
+        baseline_scores=baseline_accuracy(scored, quantiles),
+    )
     accuracy["fva"] = fva["fva"].to_numpy() if len(fva) == len(accuracy) else float("nan")
     available = future.groupby("item_id")["model"].apply(set).to_dict()
     choose = choose_client_champions if rule.scope == "client" else choose_champions

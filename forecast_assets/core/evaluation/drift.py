@@ -6,8 +6,9 @@ window (the ``reference_days`` days just before it, by default as long as the cu
 
 - :func:`demand_drift`: the daily units of each of the client's largest items, and the client's
   daily total, recent vs reference. Stock-out days are left out (sales there are not demand).
-- :func:`residual_drift`: the forecast residuals (actual - point) of each model, from backtest or
-  live scoring, recent vs reference: a model whose errors changed distribution has gone stale.
+- :func:`residual_drift`: the backtest residuals (actual - point) of each model, scale-free, one
+  per item and date, at the horizon steps both windows share, recent vs reference: a model whose
+  errors changed distribution has gone stale.
 
 Both run Evidently's ``DataDriftPreset`` (Evidently 0.7, ``Report([DataDriftPreset()])``), which
 picks a test per column (reference of up to 1000 rows: two-sample Kolmogorov-Smirnov for columns
@@ -256,6 +257,40 @@ def demand_drift(
     return result
 
 
+def scaled_residuals(scored: pd.DataFrame) -> pd.DataFrame:
+    """One scale-free residual per model, item and target date: the forecast with the shortest lead.
+
+    Returns model, item_id, date, step, residual (actual - point) and scaled (the residual over
+    the row's seasonal ``scale``, or over the item's mean actual where the scale is undefined:
+    too short or flat a history). Rows with neither are dropped. Where several backtest cutoffs
+    forecast the same date, only the one closest to it (smallest step) is kept, so a date counts
+    once and a window is not weighted towards the dates most cutoffs reach.
+    """
+    frame = scored.assign(
+        date=pd.to_datetime(scored["date"]),
+        residual=scored["actual"].astype(float) - scored["point"].astype(float),
+    )
+    if "step" not in frame.columns:
+        if "cutoff" in frame.columns:
+            frame["step"] = (frame["date"] - pd.to_datetime(frame["cutoff"])).dt.days
+        else:
+            frame["step"] = 1
+    scale = frame["scale"].astype(float) if "scale" in frame.columns else pd.Series(np.nan, index=frame.index)
+    mean_demand = frame.groupby("item_id")["actual"].transform("mean").astype(float)
+    scale = scale.where(scale > 0, mean_demand.where(mean_demand > 0))
+    frame["scaled"] = frame["residual"] / scale
+    frame = frame.dropna(subset=["scaled"])
+    frame = frame.sort_values(["model", "item_id", "date", "step"], kind="stable")
+    frame = frame.drop_duplicates(["model", "item_id", "date"], keep="first")
+    return frame[["model", "item_id", "date", "step", "residual", "scaled"]].reset_index(drop=True)
+
+
+def shared_steps(reference_steps: pd.Series, current_steps: pd.Series) -> list[int]:
+    """The horizon steps both windows hold: only those are compared, so neither window's errors
+    come from longer (harder) lead times than the other's."""
+    return sorted(int(s) for s in set(reference_steps.dropna()) & set(current_steps.dropna()))
+
+
 def residual_drift(
     scored: pd.DataFrame,
     recent_days: int = DEFAULT_RECENT_DAYS,
@@ -267,35 +302,56 @@ def residual_drift(
     include_html: bool = True,
     html_path: str | Path | None = None,
 ) -> DriftResult:
-    """Forecast residuals (actual - point) of each model, recent target dates vs the ones before.
+    """Scale-free backtest errors of each model, recent target dates vs the ones before, like
+    compared with like.
 
-    ``scored`` is a scored frame (model, item_id, date, actual, point; optionally cutoff), e.g.
-    from :func:`forecast_assets.core.evaluation.scoring.scored_rows`. Rows are (item, date, cutoff)
-    observations and there is one column per model, ``residual_<model>``. Windows are cut on the
-    target date, ending at ``end`` (default: the last scored date).
+    ``scored`` is a scored frame (model, item_id, date, actual, point; optionally cutoff, step and
+    scale), e.g. from :func:`forecast_assets.core.evaluation.scoring.scored_rows`. Windows are cut
+    on the target date, ending at ``end`` (default: the last scored date). One column per model,
+    ``residual_<model>``, one row per (item, date), built so that on data whose errors did not
+    change the two windows hold draws of the same distribution:
+
+    - **scale-free**: each residual (actual - point) is divided by the item's seasonal scale (the
+      MASE denominator, from the data up to the cutoff), or by the item's mean demand where that
+      is undefined. Raw units would pool a 2-a-day item with a 2000-a-day one, and any change in
+      which items have rows in a window would read as drift.
+    - **one forecast per item and date**: with rolling cutoffs ``BACKTEST_STEP_DAYS`` apart a date
+      is forecast from several cutoffs, more often in the recent window than before it; only the
+      forecast with the smallest step (closest cutoff) is kept, so no date counts twice.
+    - **the same horizon steps**: errors grow with the lead time, and the recent window is
+      reached by the latest cutoff at every step up to the horizon while the window before only
+      at short steps. Both windows keep only the steps they share (with the production defaults,
+      3 windows 7 days apart, horizon 28, recent window 28 days: steps 1-7, i.e. the first week
+      after the latest cutoff against the two weeks after the earlier ones).
+
+    Why backtest residuals and not live accuracy (forecasts of earlier ``as_of`` dates scored on
+    what then sold, which would test the served forecasts themselves): the backtest exists from
+    a client's first evaluation and has the same cutoffs for every model, while live accuracy
+    needs weeks of stored origins, run on whatever schedule the client has, before both windows
+    are filled at matching steps. The summary says which steps were compared (``steps``).
     """
     if scored.empty:
         return _not_enough("no scored rows")
-    frame = scored.assign(
-        date=pd.to_datetime(scored["date"]),
-        residual=scored["actual"].astype(float) - scored["point"].astype(float),
-    )
-    index = ["item_id", "date", *(["cutoff"] if "cutoff" in frame.columns else [])]
-    wide = frame.pivot_table(index=index, columns="model", values="residual", aggfunc="mean")
+    residuals = scaled_residuals(scored)
+    last = pd.Timestamp(end) if end is not None else residuals["date"].max()
+    reference_start, current_start, last = _windows(last, recent_days, reference_days)
+    in_reference = (residuals["date"] > reference_start) & (residuals["date"] <= current_start)
+    in_current = (residuals["date"] > current_start) & (residuals["date"] <= last)
+    steps = shared_steps(residuals.loc[in_reference, "step"], residuals.loc[in_current, "step"])
+    residuals = residuals[(in_reference | in_current) & residuals["step"].isin(steps)]
+    wide = residuals.pivot_table(index=["item_id", "date"], columns="model", values="scaled", aggfunc="mean")
     wide.columns = [f"residual_{m}" for m in wide.columns]
     wide = wide.reset_index()
-    last = pd.Timestamp(end) if end is not None else wide["date"].max()
-    reference_start, current_start, last = _windows(last, recent_days, reference_days)
-    in_reference = (wide["date"] > reference_start) & (wide["date"] <= current_start)
-    in_current = (wide["date"] > current_start) & (wide["date"] <= last)
+    in_reference = wide["date"] <= current_start
     value_columns = [c for c in wide.columns if c.startswith("residual_")]
-    reference, current = wide.loc[in_reference, value_columns], wide.loc[in_current, value_columns]
+    reference, current = wide.loc[in_reference, value_columns], wide.loc[~in_reference, value_columns]
     windows = {
         "reference": _bounds(reference, wide.loc[in_reference, "date"]),
-        "current": _bounds(current, wide.loc[in_current, "date"]),
+        "current": _bounds(current, wide.loc[~in_reference, "date"]),
+        "steps": steps,
     }
     if len(reference) < min_rows or len(current) < min_rows:
-        return _not_enough(f"fewer than {min_rows} scored rows in a window", **windows)
+        return _not_enough(f"fewer than {min_rows} comparable scored rows in a window", **windows)
     result = compare_windows(
         reference.reset_index(drop=True),
         current.reset_index(drop=True),

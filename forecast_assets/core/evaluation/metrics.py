@@ -44,7 +44,7 @@ rows missing any of them give NaN WQL/SQL for their group rather than a loss ove
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,8 @@ LEVEL_KEYS: dict[str, tuple[str, ...]] = {
     "step": ("model", "step"),
 }
 _NO_CUTOFF = "__no_cutoff__"  # a column utilsforecast must not find: we group by our own key
+MIN_COVERAGE = 0.5  # the share of the series a model must cover to join the common comparison
+POOLED_LEVELS = frozenset({"client", "step"})
 
 
 def seasonal_scale(history: pd.Series, season: int = SEASON) -> float:
@@ -243,21 +245,100 @@ def score_forecasts(
     return out.reset_index(drop=True)[columns]
 
 
+def comparison_sets(
+    covered: Mapping[str, Collection[Hashable]], min_coverage: float = MIN_COVERAGE
+) -> dict[str, frozenset[Hashable]]:
+    """Which of its series each model's pooled (client, step) accuracy is computed on.
+
+    ``covered`` maps each model to the series it was scored on (a series: an item at a backtest
+    cutoff). Pooling each model over its own series compares models on different items: Croston
+    runs on intermittent items only, Theta on long histories only, and a model scored on the easy
+    items looks better than one scored on all. So the models covering at least ``min_coverage``
+    of all the series (the union) are compared on the series every one of them covers; a model
+    covering fewer (a minority model such as croston_sba) keeps its own series, and the row's
+    ``n_items`` shows that it stands on other items. When the covering models share no series,
+    or none covers enough, every model keeps its own. The same floor (half the items) decides
+    the client champion's candidates in
+    :func:`forecast_assets.core.evaluation.champions.choose_client_champions`.
+    """
+    if not 0 < min_coverage <= 1:
+        raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
+    sets = {model: frozenset(series) for model, series in covered.items()}
+    universe = frozenset().union(*sets.values()) if sets else frozenset()
+    majority = [m for m, series in sets.items() if series and len(series) >= min_coverage * len(universe)]
+    common = frozenset.intersection(*(sets[m] for m in majority)) if majority else frozenset()
+    if not common:
+        return sets
+    return {model: common if model in majority else series for model, series in sets.items()}
+
+
+def _series_columns(frame: pd.DataFrame) -> list[str]:
+    """A series is an item at one origin (cutoff); without a cutoff column, an item."""
+    return ["item_id", "cutoff"] if "cutoff" in frame.columns else ["item_id"]
+
+
+def comparison_rows(
+    scored: pd.DataFrame,
+    keys: Sequence[str] = (),
+    min_coverage: float | None = MIN_COVERAGE,
+    forecasts_of: str | None = None,
+) -> pd.DataFrame:
+    """The scored rows each model's accuracy is computed from, per group of ``keys``.
+
+    Each model keeps the rows of its :func:`comparison_sets` series (``min_coverage=None``: all
+    its own series, as the item level does). With ``forecasts_of`` the rows are instead that
+    model's forecasts of the same series, labelled with the model whose series they are: the
+    reference (e.g. the seasonal naive baseline) scored on exactly each model's items, for
+    forecast value added. Series the reference did not forecast are simply absent, so its
+    ``n_obs`` then falls short of the model's.
+    """
+    series = _series_columns(scored)
+    keys = list(keys)
+    parts = []
+    for _, group in scored.groupby(keys, sort=False, dropna=False) if keys else [((), scored)]:
+        units = group[["model", *series]].drop_duplicates()
+        covered = {
+            str(model): list(frame[series].itertuples(index=False, name=None))
+            for model, frame in units.groupby("model", sort=True)
+        }
+        chosen = covered if min_coverage is None else comparison_sets(covered, min_coverage)
+        wanted = pd.DataFrame(
+            [(model, *unit) for model, units_of in chosen.items() for unit in units_of],
+            columns=["model", *series],
+        ).astype({c: units[c].dtype for c in ["model", *series]})
+        if forecasts_of is None:
+            parts.append(group.merge(wanted, on=["model", *series], how="inner"))
+        else:
+            reference = group[group["model"] == forecasts_of].drop(columns=["model"])
+            parts.append(reference.merge(wanted, on=series, how="inner"))
+    if not parts:
+        return scored.iloc[0:0]
+    return pd.concat(parts, ignore_index=True)
+
+
 def accuracy_by_level(
     scored: pd.DataFrame,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     levels: Sequence[str] = ("item", "client", "step"),
     keys: Sequence[str] = (),
     interval: tuple[float, float] = DEFAULT_INTERVAL,
+    min_coverage: float = MIN_COVERAGE,
+    forecasts_of: str | None = None,
 ) -> pd.DataFrame:
     """Metrics per model and item (``level='item'``), per model over the client's items
     (``'client'``) and per model and horizon step (``'step'``), stacked in one long table.
 
     ``scored`` needs model, item_id, actual, point (and ``step`` for the step level, else
     ``date`` and ``cutoff`` to derive it: step = (date - cutoff).days). ``keys`` are extra
-    grouping columns kept in every level (``("as_of",)`` for live accuracy). Columns: level,
-    ``keys``, model, item_id (None outside the item level), step (None outside the step level),
-    n_obs, :func:`metric_columns`.
+    grouping columns kept in every level (``("as_of",)`` for live accuracy); each group of keys
+    (one origin) is compared on its own. The client and step levels compare like with like:
+    each model is pooled over the series of :func:`comparison_sets` (the items, at each cutoff,
+    that every model covering at least ``min_coverage`` of them was scored on; a minority model
+    over its own), and ``n_items`` says over how many items a row pools (1 on item rows).
+    With ``forecasts_of`` every row holds that model's scores on the row's model's series
+    instead (see :func:`comparison_rows`). Columns: level, ``keys``, model, item_id (None
+    outside the item level), step (None outside the step level), n_obs, n_items,
+    :func:`metric_columns`.
     """
     unknown = set(levels) - set(LEVEL_KEYS)
     if unknown:
@@ -265,12 +346,22 @@ def accuracy_by_level(
     frame = scored
     if "step" in levels and "step" not in frame.columns:
         frame = frame.assign(step=(pd.to_datetime(frame["date"]) - pd.to_datetime(frame["cutoff"])).dt.days)
-    columns = ["level", *keys, "model", "item_id", "step", "n_obs", *metric_columns(interval)]
+    columns = ["level", *keys, "model", "item_id", "step", "n_obs", "n_items", *metric_columns(interval)]
+    pooled = None
     parts = []
     for level in levels:
-        part = score_forecasts(frame, [*keys, *LEVEL_KEYS[level]], quantiles, interval)
+        if level in POOLED_LEVELS:
+            if pooled is None:
+                pooled = comparison_rows(frame, keys, min_coverage, forecasts_of) if len(frame) else frame
+            rows = pooled
+        else:
+            rows = comparison_rows(frame, keys, None, forecasts_of) if forecasts_of and len(frame) else frame
+        by = [*keys, *LEVEL_KEYS[level]]
+        part = score_forecasts(rows, by, quantiles, interval)
         if part.empty:
             continue
+        n_items = rows.groupby(by, sort=True, dropna=False)["item_id"].nunique().rename("n_items")
+        part = part.merge(n_items.reset_index(), on=by, how="left")
         part.insert(0, "level", level)
         for column in ("item_id", "step"):
             if column not in part:
@@ -280,4 +371,5 @@ def accuracy_by_level(
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)
     out["step"] = out["step"].astype("Int64")
+    out["n_items"] = out["n_items"].astype("int64")
     return out

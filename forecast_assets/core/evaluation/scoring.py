@@ -3,13 +3,15 @@
 - Backtest: every model forecasts from one or more cutoffs
   (:mod:`forecast_assets.core.forecasting.backtest`); the forecasts are scored against what sold,
   with every metric of :mod:`forecast_assets.core.evaluation.metrics`, per item, client and step.
+  Client and step rows compare the models on the same items (``n_items``: how many).
 - Live accuracy: forecasts stored at earlier ``as_of`` dates are scored once their dates have
   actuals, so accuracy is tracked on forecasts nobody could have tuned to the outcome.
 - Champions: :func:`with_champions` flags the models chosen by
   :mod:`forecast_assets.core.evaluation.champions` in the accuracy table.
 - Forecast value added (Gilliland, 2013): FVA = 1 - metric(model) / metric(seasonal_naive), so
   0.25 means 25% less error than the seasonal naive forecast, 0 no value added, and a negative
-  value that the model does worse than the naive forecast it must beat.
+  value that the model does worse than the naive forecast it must beat. The baseline is scored
+  on the same items and cutoffs as the row it is compared with.
 
 Stock-out days are left out of every score: the shelf was empty, so what sold is not demand.
 """
@@ -101,7 +103,8 @@ def live_accuracy(
 
 def with_champions(accuracy: pd.DataFrame, champions: pd.DataFrame) -> pd.DataFrame:
     """One evaluation table: accuracy rows flagged ``is_champion``, plus a row for each champion
-    chosen without a holdout score (so every item's champion is in the table)."""
+    chosen without a holdout score (so every item's champion is in the table; it pools nothing:
+    n_obs and n_items 0)."""
     marked = accuracy.merge(
         champions.rename(columns={"champion_model": "model", "reason": "champion_reason"})[
             ["item_id", "model", "champion_reason"]
@@ -124,6 +127,7 @@ def with_champions(accuracy: pd.DataFrame, champions: pd.DataFrame) -> pd.DataFr
             "model": unscored["champion_model"],
             "item_id": unscored["item_id"],
             "n_obs": 0,
+            "n_items": 0,
             "champion_reason": unscored["reason"],
             "is_champion": True,
         }
@@ -131,20 +135,45 @@ def with_champions(accuracy: pd.DataFrame, champions: pd.DataFrame) -> pd.DataFr
     return pd.concat([marked, extra], ignore_index=True) if not extra.empty else marked
 
 
+def baseline_accuracy(
+    scored: pd.DataFrame,
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
+    baseline: str = BASELINE_MODEL,
+    levels: Sequence[str] = ("item", "client", "step"),
+    keys: Sequence[str] = (),
+    interval: tuple[float, float] = DEFAULT_INTERVAL,
+) -> pd.DataFrame:
+    """The ``baseline``'s accuracy on each row's own observations: the table of
+    :func:`~forecast_assets.core.evaluation.metrics.accuracy_by_level` for ``scored``, with each
+    model's row holding the baseline's scores on that model's items and cutoffs (the
+    ``forecasts_of`` option), so :func:`forecast_value_added` compares like with like."""
+    return accuracy_by_level(scored, quantiles, levels, keys, interval, forecasts_of=baseline)
+
+
 def forecast_value_added(
     accuracy: pd.DataFrame,
     metric: str = "mae",
     baseline: str = BASELINE_MODEL,
     levels: Sequence[str] = ("item", "client"),
+    baseline_scores: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """FVA = 1 - metric(model) / metric(baseline) for every model, per item and per client.
+    """FVA = 1 - metric(model) / metric(baseline) for every model, per item, client and step,
+    the baseline scored on the same observations as the model.
 
     Positive: the model removes that share of the naive forecast's error; 0: no value added
     (the baseline's own rows); negative: worse than naive. NaN where the baseline was not scored
-    or its error is 0 (nothing to improve on). The client level compares the client-level
-    metrics as given, i.e. each model over the items it was scored on. ``accuracy`` is a table
-    of :func:`evaluate_backtest` or :func:`live_accuracy` (extra keys such as ``as_of`` are kept
-    and matched). Returns level, the keys, model, item_id, step, metric, value, baseline_value, fva.
+    on the same observations, or its error is 0 (nothing to improve on).
+
+    With ``baseline_scores`` (:func:`baseline_accuracy` of the same scored rows) each row is
+    compared with the baseline on exactly its own items and cutoffs: a client row of the models
+    covering most items with the baseline on their common items, the own-items client row of a
+    minority model (croston_sba on the intermittent items) with the baseline on those items.
+    Without it, each row is compared with the baseline's row of the same level and keys, and only
+    where both pool the same number of observations (``n_obs``, when the table has it): a
+    minority model's client row then gets no FVA rather than a comparison over other items.
+    ``accuracy`` is a table of :func:`evaluate_backtest` or :func:`live_accuracy` (extra keys
+    such as ``as_of`` are kept and matched). Returns level, the keys, model, item_id, step,
+    metric, value, baseline_value, fva.
     """
     metric = metric.lower()
     if metric not in LOWER_IS_BETTER:
@@ -163,12 +192,21 @@ def forecast_value_added(
     rows = accuracy[accuracy["level"].isin(levels)] if "level" in accuracy.columns else accuracy
     if rows.empty or metric not in rows.columns:
         return pd.DataFrame(columns=columns)
-    key = rows[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("", index=rows.index)
-    rows = rows.assign(_key=key)
-    base = rows.loc[rows["model"] == baseline, ["_key", metric]].rename(columns={metric: "baseline_value"})
+    match = keys if baseline_scores is None else [*keys, "model"]
+    base = rows if baseline_scores is None else baseline_scores
+    if baseline_scores is None:
+        base = base[base["model"] == baseline]
+    compared = ["n_obs"] if "n_obs" in rows.columns and "n_obs" in base.columns else []
+    rows = rows.assign(_key=_match_key(rows, match))
+    base = base.assign(_key=_match_key(base, match))[["_key", metric, *compared]]
+    base = base.rename(columns={metric: "baseline_value", **{c: f"baseline_{c}" for c in compared}})
     out = rows.merge(base.drop_duplicates("_key"), on="_key", how="left")
     out["value"] = out[metric].astype(float)
     out["baseline_value"] = out["baseline_value"].astype(float)
+    same = pd.Series(True, index=out.index)
+    for column in compared:
+        same &= out[column].astype(float) == out[f"baseline_{column}"].astype(float)
+    out["baseline_value"] = out["baseline_value"].where(same)
     denominator = out["baseline_value"].where(out["baseline_value"] > 0)
     out["fva"] = 1.0 - out["value"] / denominator
     out["metric"] = metric
@@ -176,3 +214,10 @@ def forecast_value_added(
         if column not in out:
             out[column] = None
     return out[columns].reset_index(drop=True)
+
+
+def _match_key(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """One string per row from ``columns`` (None and NaN alike), to match rows across tables."""
+    if not columns or frame.empty:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[list(columns)].astype(str).replace({"None": "nan", "<NA>": "nan"}).agg("|".join, axis=1)

@@ -5,6 +5,12 @@ past-only, columns in both frames are known in the future. Flags are fed as 0/1 
 Chronos target-encodes booleans and strings. Stock-out days are missing demand (NaN), not zero:
 what sold while the shelf was empty says nothing about what customers wanted.
 
+The calendar's ``planned_price`` is today's list price less each day's promotion discount: the plan
+for the days after the data ends. A backtest cutoff is in the past, when today's list price was not
+known; its items' planned price is re-based on the regular price known at the cutoff (see
+:func:`plan_known_at`). Promotions are taken as given: the landing format has no date on which a
+promotion was announced, so a backtest treats every promotion as known at every cutoff.
+
 ``predict_df`` would reject some bad frames itself, with a message about its own frames; the checks
 here run first so that the error names the client, the item and the field a user can go and fix,
 and so that series the model should not be trusted with are routed to the baselines instead.
@@ -141,6 +147,49 @@ def _check_future(
             )
 
 
+def regular_prices(history: pd.DataFrame, promo_flag: pd.DataFrame) -> pd.Series:
+    """Each item's regular price at the end of ``history``: the last price observed on a day
+    without a promotion, else the last price observed at all (an item seen only on promotion).
+
+    ``history`` has item_id, date, price (sorted by item and date); ``promo_flag`` has item_id,
+    date, promo_flag for (at least) the same days.
+    """
+    priced = history.loc[history["price"].notna(), ["item_id", "date", "price"]]
+    flags = priced.merge(promo_flag[["item_id", "date", "promo_flag"]], on=["item_id", "date"], how="left")
+    regular = priced[flags["promo_flag"].fillna(0).to_numpy() == 0].groupby("item_id", sort=False)["price"]
+    return regular.last().combine_first(priced.groupby("item_id", sort=False)["price"].last())
+
+
+def observed_after(calendar: pd.DataFrame, demand: pd.DataFrame, cutoff: pd.Timestamp) -> list[str]:
+    """Items with days after ``cutoff`` that the data has already observed: the cutoff is in their
+    past (a backtest, or a retrospective run), so today's list price was not known at it.
+
+    The calendar's ``is_future`` (1 after the item's last day in the whole delivery) says which
+    days were observed; a calendar without it falls back on the last day in ``demand``.
+    """
+    if "is_future" in calendar.columns:
+        observed = calendar["is_future"].eq(0)
+    else:
+        observed = calendar["date"] <= calendar["item_id"].map(demand.groupby("item_id")["date"].max())
+    return sorted(calendar.loc[observed & (calendar["date"] > cutoff), "item_id"].unique())
+
+
+def plan_known_at(cal: pd.DataFrame, history: pd.DataFrame, items: list[str]) -> pd.DataFrame:
+    """``cal`` with the planned price of ``items`` as known at the end of ``history`` (the cutoff):
+    their regular price then (:func:`regular_prices`), less each day's promotion discount.
+
+    Every day of those items is re-based, context and horizon alike, so the planned price does
+    not jump at the cutoff from one price level to another. Other items keep the calendar's plan.
+    """
+    if not items:
+        return cal
+    base = cal["item_id"].map(regular_prices(history, cal))
+    rebase = cal["item_id"].isin(items) & base.notna()
+    out = cal.copy()
+    out.loc[rebase, "planned_price"] = base[rebase] * (1 - out.loc[rebase, "promo_discount"])
+    return out
+
+
 def screen_series(context: pd.DataFrame, min_history: int) -> dict[str, str]:
     """Items the model should not be given, with the reason: all-missing or too little history.
 
@@ -174,7 +223,8 @@ def build_frames(
     ``demand`` has item_id, date, units_sold, price, is_stockout; ``calendar`` has item_id, date and
     the known-future covariates for history and horizon; ``events`` (optional) has date and
     ``event_*`` columns, shared by every item (a day not listed is a 0). Nothing after ``cutoff``
-    reaches the context frame, so a backtest cannot peek. The context is cut to the last
+    reaches the context frame, so a backtest cannot peek; nor does a later price reach its
+    planned price (:func:`plan_known_at`). The context is cut to the last
     ``context_length`` days, which is all the model reads. Items failing :func:`screen_series`
     are dropped from both frames and listed in ``excluded``.
     """
@@ -184,6 +234,7 @@ def build_frames(
     for column in ("units_sold", *PAST_COVARIATES):
         history[column] = _numeric(history, column, client_id)
     _check_dates(history, client_id, "history")
+    full_history = history
     if context_length:
         history = history.groupby("item_id", sort=False).tail(context_length).reset_index(drop=True)
     history["target"] = history["units_sold"].where(history["is_stockout"] == 0)
@@ -203,6 +254,7 @@ def build_frames(
     for column in covariates:
         cal[column] = _numeric(cal, column, client_id)
     _check_dates(cal, client_id, "calendar")
+    cal = plan_known_at(cal, full_history, observed_after(calendar, demand, cutoff))
 
     context = history[["item_id", "date", "target", *PAST_COVARIATES]].merge(
         cal, on=["item_id", "date"], how="left"

@@ -22,7 +22,6 @@ def quantile_column(q: float) -> str:
     return f"q{round(q * 100):02d}"
 
 
-
 def finalize_forecast(
     frame: pd.DataFrame, model: str, quantiles: tuple[float, ...], cutoff: pd.Timestamp
 ) -> pd.DataFrame:

@@ -14,13 +14,15 @@ Where the forecast comes from:
 
 The error spread behind the ``sigma`` safety stock is the root mean square of the backtest
 errors of that same expected demand (:func:`forecast_error_sigma`): unlike a standard deviation
-it keeps a systematic under- or over-forecast in the spread instead of removing it.
+it keeps a systematic under- or over-forecast in the spread instead of removing it. How much of
+it is shared by every day of a forecast (a level error, which does not average out over L + R)
+comes from the cumulative error of each backtest window (:func:`forecast_error_correlation`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -86,9 +88,7 @@ def normal_loss(k: float) -> float:
     return float(norm.pdf(k) - k * norm.sf(k))
 
 
-def expected_daily_demand(
-    rows: pd.DataFrame, model: str | None, levels: Sequence[float] = ()
-) -> np.ndarray:
+def expected_daily_demand(rows: pd.DataFrame, model: str | None, levels: Sequence[float] = ()) -> np.ndarray:
     """Each forecast row's expected (mean) demand; the module docstring gives the order of sources."""
     if "mean" in rows.columns and not rows["mean"].isna().any():
         return rows["mean"].to_numpy(float)
@@ -121,3 +121,62 @@ def forecast_error_sigma(backtest: pd.DataFrame, actual: str = "units_sold") -> 
         if errors.size:
             sigma[item] = float(np.sqrt(np.mean(errors**2)))
     return pd.Series(sigma, dtype=float, name="sigma_daily_demand")
+
+
+def forecast_error_correlation(
+    backtest: pd.DataFrame, groups: Mapping[str, object] | None = None, actual: str = "units_sold"
+) -> pd.Series:
+    """item_id -> k, the share of the daily squared error that is shared by a whole backtest window.
+
+    Why: the exposure L + R adds up days, and sigma_d sqrt(L + R) assumes their errors are
+    independent. They are not: an ETS or Croston level that is off is off on every day it
+    forecasts, so the miss of the L + R total grows like n, not sqrt(n). The errors are modelled
+    as e_t = b + eps_t within one window (cutoff): b the window's level error, shared, of variance
+    k sigma_d^2; eps_t independent, (1 - k) sigma_d^2. The cumulative error over n days then has
+    mean square
+
+        E[(sum of n errors)^2] = sigma_d^2 (n + k n (n - 1)),
+
+    (:func:`.policy.exposure_sigma`), the sqrt rule when k = 0, perfectly shared errors when k = 1.
+
+    Estimated from the cumulative backtest error C_w = sum of the m_w errors of window w (the
+    champion's expected demand, stock-out days left out, as :func:`forecast_error_sigma`): each
+    window gives C_w^2 / sigma_d^2 - m_w, an unbiased estimate of k m_w (m_w - 1). One item has
+    only a few windows (one chi-square draw each), far too noisy for a quantile, so k is pooled
+    over the items of a group (``groups``: item_id -> e.g. its demand class, ETS and Croston
+    levels err differently; one group when None):
+
+        k = sum over items and windows of (C_w^2 / sigma_d^2 - m_w) / sum of m_w (m_w - 1),
+
+    clipped to [0, 1]. The model, not the raw cumulative error, carries it to the exposure, so a
+    window shorter or longer than L + R still counts. Without a ``cutoff`` column (windows unknown)
+    every k is 0: the sqrt rule.
+    """
+    if "is_stockout" in backtest.columns:
+        backtest = backtest[backtest["is_stockout"].fillna(0) == 0]
+    if "cutoff" not in backtest.columns or backtest.empty:
+        return pd.Series(0.0, index=sorted(backtest["item_id"].unique()), name="error_correlation")
+    levels = quantile_levels_in(backtest)
+    excess: dict[object, float] = {}
+    pairs: dict[object, float] = {}
+    items = []
+    for item, rows in backtest.groupby("item_id", sort=True):
+        model = rows["model"].iloc[0] if "model" in rows.columns else None
+        errors = rows[actual].to_numpy(float) - expected_daily_demand(rows, model, levels)
+        keep = ~np.isnan(errors)
+        items.append(item)
+        mse = float(np.mean(errors[keep] ** 2)) if keep.any() else 0.0
+        if mse <= 0:
+            continue
+        by_window = pd.DataFrame({"w": rows["cutoff"].to_numpy()[keep], "e": errors[keep]}).groupby("w")["e"]
+        total, m = by_window.sum().to_numpy(), by_window.size().to_numpy(float)
+        group = None if groups is None else groups.get(item)
+        excess[group] = excess.get(group, 0.0) + float(np.sum(total**2 / mse - m))
+        pairs[group] = pairs.get(group, 0.0) + float(np.sum(m * (m - 1)))
+    k = {g: float(np.clip(excess[g] / pairs[g], 0.0, 1.0)) if pairs[g] > 0 else 0.0 for g in excess}
+    return pd.Series(
+        [k.get(None if groups is None else groups.get(i), 0.0) for i in items],
+        index=items,
+        dtype=float,
+        name="error_correlation",
+    )

@@ -8,18 +8,23 @@ after that, so the stock on hand after this review must cover the demand of L + 
 Production Management in Supply Chains*, 4th ed., ch. 6; Chopra and Meindl, *Supply Chain
 Management*, 6th ed., ch. 12 for the variable lead time):
 
-- z = Phi^-1(service level)                                      (scipy.stats.norm.ppf)
 - mu = expected demand over L + R, from the forecast's daily *means* (:mod:`.demand`)
-- sigma = sqrt((L + R) sigma_d^2 + d^2 sigma_L^2)                 (lead time of std sigma_L)
-- safety stock SS = z sigma; order-up-to level S = mu + SS
+- sigma = sqrt(sigma_d^2 (n + k n (n - 1)) + d^2 sigma_L^2), n = L + R (lead time of std
+  sigma_L; k the share of the daily error shared by every day, below)
+- demand over L + R ~ gamma with mean mu and standard deviation sigma (scipy.stats.gamma): demand
+  is non-negative and right-skewed, and a normal puts the upper quantiles of erratic and lumpy
+  demand too low; the gamma tends to the normal as the skew 2 sigma / mu vanishes, so the same
+  model serves every class (:func:`demand_quantile`)
+- order-up-to level S = the service-level quantile of that gamma; safety stock SS = S - mu
 - reorder point = S: under periodic review an order is placed whenever the position is below S
 - order = S - position, rounded up to packs and MOQ, when positive; else 0
-- stock-out probability = P(demand over L + R > position): the risk of a stock-out before the
-  next possible replenishment if nothing is ordered at this review
-- expected fill rate at S = 1 - sigma G(z) / (d R), G the standard normal loss function: the
-  expected shortage of a review cycle over the cycle's expected demand (Silver, Pyke and
-  Thomas, ch. 6, (R, S) with backorders; it ignores the shortage already outstanding at the
-  start of the cycle, negligible at service levels of 0.9 and above)
+- stock-out probability = P(demand over L + R > position) under the same gamma: the risk of a
+  stock-out before the next possible replenishment if nothing is ordered at this review
+- expected fill rate at S = 1 - E[(D - S)+] / (d R), the gamma's expected shortage of a review
+  cycle over the cycle's expected demand (Silver, Pyke and Thomas, ch. 6, (R, S) with
+  backorders; it ignores the shortage already outstanding at the start of the cycle, negligible
+  at service levels of 0.9 and above)
+- z = Phi^-1(service level) is reported for reference (scipy.stats.norm.ppf); S is not mu + z sigma
 
 The cycle service level met is P(demand over L + R <= S): with backorders, the share of review
 cycles in which no demand waits, i.e. the net stock just before the next order arrives is not
@@ -30,7 +35,10 @@ one that drives SS, S, the order, the stock-out probability and the fill rate:
 
 - ``sigma``: sigma_d is the root mean square of the champion's daily backtest errors of its
   expected demand (:func:`.demand.forecast_error_sigma`; it keeps the bias a standard deviation
-  would drop); days are taken as independent, so the variance over n days is n sigma_d^2.
+  would drop). Days are not independent: an ETS or Croston level that is off is off on every
+  day, so the share k of sigma_d^2 that a backtest window's days share (measured from the
+  cumulative backtest error, pooled by demand class: :func:`.demand.forecast_error_correlation`)
+  adds up like n^2, the rest like n; k = 0 is the sqrt(n) rule.
 - ``quantile``: each day's quantiles are turned into a normal N(mean_t, s_t^2) whose s_t is the
   least-squares fit of q_p - q50 = s_t Phi^-1(p) over the levels p > 0.5 (the upper tail, the
   one a service level above 0.5 needs; the lower quantiles are clipped at zero demand and would
@@ -40,7 +48,7 @@ one that drives SS, S, the order, the stock-out probability and the fill rate:
   n rather than sqrt(n).
 
 ``lead_time_demand`` and ``lead_time_demand_quantile`` describe the lead time L alone (what is
-consumed before this order arrives, and its service-level quantile under the quantile method);
+consumed before this order arrives, and its service-level gamma quantile under the quantile method);
 no decision uses them.
 
 Item classes (ABC, XYZ, Syntetos-Boylan) come from :mod:`forecast_assets.core.classification`.
@@ -59,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import polars as pl
-from scipy.stats import norm
+from scipy.stats import gamma, norm
 
 from forecast_assets.core.forecasting.frame import quantile_column
 from forecast_assets.core.inventory.demand import expected_daily_demand, normal_loss
@@ -121,11 +129,8 @@ def service_z(service_level: float) -> float:
 def safety_stock(
     z: float, sigma_d: float, days: float, mean_d: float = 0.0, sigma_lead: float = 0.0
 ) -> float:
-    """z * sqrt(n sigma_d^2 + d^2 sigma_L^2) over n days; z sigma_d sqrt(n) when sigma_L = 0.
-
-    Chopra and Meindl, ch. 12: the standard deviation of demand over n periods of i.i.d. demand
-    (std sigma_d, mean d) when the lead time has std sigma_L. The policy calls it with n = L + R.
-    """
+    """z * sqrt(n sigma_d^2 + d^2 sigma_L^2) over n days of independent errors: the textbook normal
+    safety stock (Chopra and Meindl, ch. 12), kept as the reference the gamma model tends to."""
     return float(z * exposure_sigma(days, sigma_d, mean_d, sigma_lead))
 
 
@@ -137,10 +142,18 @@ def exposure_days(lead_time: float, review_period: float) -> float:
     return float(lead_time + review_period)
 
 
-def exposure_sigma(days: float, sigma_d: float, mean_d: float = 0.0, sigma_lead: float = 0.0) -> float:
-    """Standard deviation of demand over ``days`` of independent daily errors sigma_d, plus the
-    lead-time spread: a lead time sigma_L days longer or shorter moves d sigma_L units of demand."""
-    return math.sqrt(days * sigma_d**2 + (mean_d * sigma_lead) ** 2)
+def exposure_sigma(
+    days: float, sigma_d: float, mean_d: float = 0.0, sigma_lead: float = 0.0, correlation: float = 0.0
+) -> float:
+    """Standard deviation of the forecast error of demand over ``days``, plus the lead-time spread.
+
+    sqrt(sigma_d^2 (n + k n (n - 1)) + d^2 sigma_L^2): daily errors of mean square sigma_d^2 of
+    which the share k is a level error shared by every day (:func:`.demand.forecast_error_correlation`),
+    so it adds up like n^2 while the rest adds up like n; k = 0 is the sqrt(n) rule of independent
+    days. A lead time sigma_L days longer or shorter moves d sigma_L units of demand.
+    """
+    shared = correlation * days * max(days - 1.0, 0.0)
+    return math.sqrt(sigma_d**2 * (days + shared) + (mean_d * sigma_lead) ** 2)
 
 
 def demand_over(daily: np.ndarray, days: float) -> float:
@@ -190,11 +203,33 @@ class PolicyLevels:
         return self.order_up_to_level
 
 
-def policy_levels(exposure_demand: float, spread: float, z: float) -> PolicyLevels:
-    """S = expected demand over L + R + z * its standard deviation: P(demand over L + R <= S) is
-    the service level under the normal model."""
-    ss = z * spread
-    return PolicyLevels(safety_stock=ss, order_up_to_level=exposure_demand + ss)
+def _gamma(mean: float, spread: float) -> tuple[float, float]:
+    """Shape and scale of the gamma with this mean and standard deviation."""
+    return mean**2 / spread**2, spread**2 / mean
+
+
+def demand_quantile(p: float, mean: float, spread: float) -> float:
+    """The p-quantile of demand over the exposure: a gamma matched to its mean and spread.
+
+    Demand over L + R is non-negative and right-skewed (negative binomial, zero-inflated, lumpy
+    sizes); a normal with the same mean and spread puts its p-quantile too low, most for few,
+    skewed days. The gamma has skewness 2 spread / mean, is the negative binomial's continuous
+    counterpart, and tends to the normal as the skew vanishes, so one model serves every class.
+    With no expected demand the gamma does not exist: N(mean, spread^2). No spread: the mean.
+    """
+    if spread <= 0:
+        return float(mean)
+    if mean <= 0:
+        return float(norm.ppf(p, mean, spread))
+    shape, scale = _gamma(mean, spread)
+    return float(gamma.ppf(p, shape, scale=scale))
+
+
+def policy_levels(exposure_demand: float, spread: float, service_level: float) -> PolicyLevels:
+    """S = the service-level quantile of demand over L + R (:func:`demand_quantile`), so that
+    P(demand over L + R <= S) is the service level; the safety stock is S - expected demand."""
+    s_level = demand_quantile(service_level, exposure_demand, spread)
+    return PolicyLevels(safety_stock=s_level - exposure_demand, order_up_to_level=s_level)
 
 
 def round_order(qty: float, moq: float | None, pack_size: float | None) -> float:
@@ -217,21 +252,46 @@ def order_quantity(
 
 
 def stockout_probability(position: float, exposure_demand: float, spread: float) -> float:
-    """P(demand over the exposure > position) for that demand ~ N(exposure_demand, spread^2)."""
-    if spread > 0:
-        return float(norm.sf((position - exposure_demand) / spread))
-    return float(position < exposure_demand)
+    """P(demand over the exposure > position), demand over the exposure the gamma of
+    :func:`demand_quantile` (at S it is 1 - service level)."""
+    if spread <= 0:
+        return float(position < exposure_demand)
+    if exposure_demand <= 0:
+        return float(norm.sf(position, exposure_demand, spread))
+    shape, scale = _gamma(exposure_demand, spread)
+    return float(gamma.sf(position, shape, scale=scale))
 
 
-def expected_fill_rate(z: float, spread: float, demand_per_review: float) -> float | None:
-    """Share of demand served from stock at S: 1 - spread G(z) / expected demand per review.
+def expected_shortage(level: float, exposure_demand: float, spread: float) -> float:
+    """E[(D - level)+] for the demand D over the exposure, the gamma of :func:`demand_quantile`.
 
-    spread G(z) is the expected shortage at the end of an L + R exposure (normal loss function),
-    i.e. the demand of one review cycle that waits. None when no demand is expected.
+    For a gamma of shape a and scale b (mean a b): E[D; D > x] = mean P(Gamma(a + 1, b) > x), so
+    E[(D - x)+] = mean sf_{a+1}(x) - x sf_a(x). The normal fallback is spread G((x - mean)/spread).
+    """
+    if spread <= 0:
+        return max(exposure_demand - level, 0.0)
+    if exposure_demand <= 0:
+        return float(spread * normal_loss((level - exposure_demand) / spread))
+    shape, scale = _gamma(exposure_demand, spread)
+    above = exposure_demand * gamma.sf(level, shape + 1, scale=scale)
+    tail = above - level * gamma.sf(level, shape, scale=scale)
+    return float(max(tail, 0.0))
+
+
+def expected_fill_rate(
+    level: float, exposure_demand: float, spread: float, demand_per_review: float
+) -> float | None:
+    """Share of demand served from stock at S: 1 - E[(D - S)+] / expected demand per review.
+
+    E[(D - S)+] (:func:`expected_shortage`) is the expected shortage at the end of an L + R
+    exposure, i.e. the demand of one review cycle that waits (Silver, Pyke and Thomas, ch. 6,
+    (R, S) with backorders; it ignores the shortage already outstanding at the start of the
+    cycle, negligible at service levels of 0.9 and above). None when no demand is expected.
     """
     if demand_per_review <= 0:
         return None
-    return float(max(0.0, 1.0 - spread * normal_loss(z) / demand_per_review))
+    shortage = expected_shortage(level, exposure_demand, spread)
+    return float(max(0.0, 1.0 - shortage / demand_per_review))
 
 
 _MISSING_SPREAD = {
@@ -264,6 +324,7 @@ class ItemInputs:
     daily: np.ndarray | None  # expected (mean) demand per day from the forecast origin on
     daily_var: np.ndarray | None  # per-day variance implied by the forecast quantiles
     sigma_d: float | None  # RMSE of the daily backtest errors
+    error_correlation: float  # k, the share of sigma_d^2 shared by every day of a forecast
     lead_time: float | None
     lead_time_std: float
     stock: Mapping[str, object] | None  # on_hand, on_order, date
@@ -274,7 +335,9 @@ class ItemInputs:
         return (self.sigma_d if method == "sigma" else self.daily_var) is not None
 
 
-def item_decision(inputs: ItemInputs, z: float, review_period: float, method: str) -> dict[str, object]:
+def item_decision(
+    inputs: ItemInputs, service_level: float, review_period: float, method: str
+) -> dict[str, object]:
     """The output fields one item's inputs allow; the others are left out (null)."""
     row: dict[str, object] = {}
     stock, position = inputs.stock, None
@@ -297,26 +360,30 @@ def item_decision(inputs: ItemInputs, z: float, review_period: float, method: st
     row.update(lead_time_demand=lead_demand, exposure_demand=mu)
     spreads: dict[str, float] = {}
     if inputs.sigma_d is not None:
-        spreads["sigma"] = exposure_sigma(days, inputs.sigma_d, mean_d, lead_std)
-        row.update(sigma_daily_demand=inputs.sigma_d, safety_stock_sigma=z * spreads["sigma"])
+        spreads["sigma"] = exposure_sigma(days, inputs.sigma_d, mean_d, lead_std, inputs.error_correlation)
+        row.update(
+            sigma_daily_demand=inputs.sigma_d,
+            safety_stock_sigma=policy_levels(mu, spreads["sigma"], service_level).safety_stock,
+        )
     if inputs.daily_var is not None:
         var = demand_over(inputs.daily_var, days)
         spreads["quantile"] = math.sqrt(var + (mean_d * lead_std) ** 2)
         lead_spread = math.sqrt(demand_over(inputs.daily_var, lead) + (mean_d * lead_std) ** 2)
         row.update(
             quantile_sigma_daily_demand=math.sqrt(var / days) if days > 0 else None,
-            safety_stock_quantile=z * spreads["quantile"],
-            lead_time_demand_quantile=lead_demand + z * lead_spread,
+            safety_stock_quantile=policy_levels(mu, spreads["quantile"], service_level).safety_stock,
+            lead_time_demand_quantile=demand_quantile(service_level, lead_demand, lead_spread),
         )
     spread = spreads.get(method)
     if spread is None:
         return row
-    levels = policy_levels(mu, spread, z)
+    levels = policy_levels(mu, spread, service_level)
+    per_review = demand_over(inputs.daily, review_period)
     row.update(
         safety_stock=levels.safety_stock,
         reorder_point=levels.reorder_point,
         order_up_to_level=levels.order_up_to_level,
-        fill_rate=expected_fill_rate(z, spread, demand_over(inputs.daily, review_period)),
+        fill_rate=expected_fill_rate(levels.order_up_to_level, mu, spread, per_review),
     )
     if position is not None:
         order = order_quantity(levels.order_up_to_level, position, inputs.moq, inputs.pack_size)
@@ -360,6 +427,7 @@ def inventory_recommendations(
     method: str = "sigma",
     quantile_levels: Sequence[float] = (),
     profile: pd.DataFrame | None = None,
+    error_correlation: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One row per product: the (R, S) decision, or ``status='incomplete'`` naming what is missing.
 
@@ -368,7 +436,9 @@ def inventory_recommendations(
     RMSE of the daily backtest errors (:func:`.demand.forecast_error_sigma`); ``products``:
     item_id, lead_time_days, lead_time_std_days, moq, pack_size; ``stock``: latest item_id, date,
     on_hand, on_order per item; ``method``: which spread estimate drives the decision (``sigma``
-    or ``quantile``, both are reported); ``profile``: :func:`demand_profile` rows.
+    or ``quantile``, both are reported); ``profile``: :func:`demand_profile` rows;
+    ``error_correlation``: item_id -> k (:func:`.demand.forecast_error_correlation`), 0 where
+    not given (the sqrt rule).
     """
     if method not in SAFETY_STOCK_METHODS:
         raise ValueError(f"safety stock method must be one of {SAFETY_STOCK_METHODS}, got {method!r}")
@@ -376,6 +446,7 @@ def inventory_recommendations(
     models = dict(zip(champions["item_id"], champions["champion_model"], strict=False))
     forecasts = forecast_by_item(forecast, models, quantile_levels)
     stock_by_item = stock.set_index("item_id").to_dict("index")
+    correlation = pd.Series(dtype=float) if error_correlation is None else error_correlation
     profile_by_item = {} if profile is None else profile.set_index("item_id").to_dict("index")
     rows = []
     for product in products.to_dict("records"):
@@ -386,6 +457,7 @@ def inventory_recommendations(
             daily=daily if daily is not None and len(daily) else None,
             daily_var=daily_var,
             sigma_d=_number(sigma.get(item, None)),
+            error_correlation=_number(correlation.get(item, None)) or 0.0,
             lead_time=_number(product.get("lead_time_days")),
             lead_time_std=_number(product.get("lead_time_std_days")) or 0.0,
             stock=None if st is None or _missing(st.get("on_hand")) else st,
@@ -413,7 +485,7 @@ def inventory_recommendations(
             status="incomplete" if missing else "ok",
             missing="; ".join(missing) or None,
         )
-        row.update(item_decision(inputs, z, review_period_days, method))
+        row.update(item_decision(inputs, service_level, review_period_days, method))
         rows.append(row)
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 

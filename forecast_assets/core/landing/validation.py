@@ -5,20 +5,38 @@ stock_levels, and the optional events) may arrive as CSV or Parquet, as ``<kind>
 ``<kind>_anything.parquet`` or inside a ``<kind>/`` folder. Values are read as text first and
 parsed here, so that a bad cell rejects its row (naming file, row and field) instead of failing the
 whole file or being coerced silently.
+
+A defect of a whole file (see :mod:`.reading`: unreadable, not comma-separated, a required column
+or file missing, no data rows in sales or products, a symbolic link) refuses the whole delivery
+with :class:`DeliveryError` before anything is written, so a bad export never replaces a client's
+data with nothing. Files are validated in batches and the rows spooled to Parquet, so memory is
+bounded by the batch (and the product catalogue) whatever the delivery's size.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import polars as pl
+import pyarrow.parquet as pq
 
 from forecast_assets.core.clients import validate_client_key
+from forecast_assets.core.landing.reading import (
+    DeliveryError,
+    LandingError,
+    check_size,
+    header_problems,
+    read_header,
+    text_batches,
+)
+
+__all__ = ["DeliveryError", "LandingError"]
 
 REJECT_SCHEMA = {
     "client_id": pl.Utf8,
@@ -54,11 +72,16 @@ PRODUCTS = FileKind(
         "item_id": pl.Utf8,
         "name": pl.Utf8,
         "category": pl.Utf8,
-        "unit_cost": pl.Float64,
         "price": pl.Float64,
-        "lead_time_days": pl.Float64,
     },
-    optional={"lead_time_std_days": pl.Float64, "moq": pl.Float64, "pack_size": pl.Float64},
+    # Inventory inputs: an item without them is still forecast; the inventory mart names what is missing.
+    optional={
+        "unit_cost": pl.Float64,
+        "lead_time_days": pl.Float64,
+        "lead_time_std_days": pl.Float64,
+        "moq": pl.Float64,
+        "pack_size": pl.Float64,
+    },
     key=("item_id",),
     non_negative=("unit_cost", "price", "lead_time_days", "lead_time_std_days", "moq", "pack_size"),
     needs_known_item=False,
@@ -89,6 +112,11 @@ STOCK_LEVELS = FileKind(
     non_negative=("on_hand", "on_order"),
 )
 FILE_KINDS: tuple[FileKind, ...] = (PRODUCTS, SALES, PROMOTIONS, STOCK_LEVELS)
+KINDS = {kind.name: kind for kind in FILE_KINDS}
+# Without these a delivery cannot be forecast: a missing file, or one with no data rows, refuses it.
+REQUIRED_KINDS: tuple[str, ...] = ("sales", "products")
+# C0 controls except tab, line feed and carriage return, and DEL: a NUL breaks Postgres COPY.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 
 # events: ``date`` plus any numeric columns (a local event flag, a benefits-payment day, ...), past
 # and future dates. Each column becomes a known-future covariate of every item of the client. The
@@ -104,26 +132,85 @@ EVENTS_SCHEMA = {
     "source_row": pl.Int64,
 }
 ALL_KINDS: tuple[str, ...] = (*(k.name for k in FILE_KINDS), EVENTS)
+SPOOLED_REJECT_SCHEMA = {k: v for k, v in REJECT_SCHEMA.items() if k != "client_id"}
 
 
-class LandingError(ValueError):
-    """A landing folder that cannot be read at all (missing, or a file that is not CSV/Parquet)."""
+@dataclass(frozen=True)
+class LandingLimits:
+    """How strict a delivery is read: settings LANDING_MAX_FILE_MB and EARLIEST_DATE.
+
+    ``batch_rows`` bounds the rows held in memory at once while a file is validated.
+    """
+
+    max_file_mb: float = 2048.0
+    earliest_date: dt.date = dt.date(2000, 1, 1)
+    batch_rows: int = 200_000
 
 
 @dataclass
 class IngestResult:
-    """Accepted rows per kind (typed, with lineage columns) and every rejected row."""
+    """A validated delivery: accepted rows per kind and rejected rows, spooled to Parquet files.
+
+    The files hold no ``client_id`` (the warehouse adds the client's key when it reads them), so a
+    large delivery is never held in memory; :attr:`accepted` and :attr:`rejects` load them for
+    small deliveries and tests. The spool directory lives as long as this object when ingestion
+    created it.
+    """
 
     client_id: str
-    accepted: dict[str, pl.DataFrame]
-    rejects: pl.DataFrame
+    files: dict[str, list[Path]]
+    reject_files: list[Path]
     rows_in: dict[str, int]
+    accepted_rows: dict[str, int]
+    rejected_rows: dict[str, int]
+    _spool: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     def counts(self, kind: str) -> dict[str, int]:
-        rejected = self.rejects.filter(pl.col("kind") == kind).height
-        # Events are stored long (a row per date and event): count the source rows they came from.
-        accepted = self.accepted[kind].select("source_file", "source_row").unique().height
-        return {"rows_in": self.rows_in[kind], "accepted": accepted, "rejected": rejected}
+        return {
+            "rows_in": self.rows_in[kind],
+            "accepted": self.accepted_rows[kind],
+            "rejected": self.rejected_rows[kind],
+        }
+
+    def frame(self, kind: str) -> pl.DataFrame:
+        """Accepted rows of one kind with ``client_id``, in file and row order."""
+        schema = EVENTS_SCHEMA if kind == EVENTS else _accepted_schema(KINDS[kind])
+        empty = pl.DataFrame(schema=schema)
+        if not self.files[kind]:
+            return empty
+        rows = pl.read_parquet(self.files[kind]).with_columns(pl.lit(self.client_id).alias("client_id"))
+        return pl.concat([empty, rows.select(list(schema))], how="vertical_relaxed").sort(
+            "source_file", "source_row", maintain_order=True
+        )
+
+    @property
+    def accepted(self) -> dict[str, pl.DataFrame]:
+        return {kind: self.frame(kind) for kind in ALL_KINDS}
+
+    def reject_sample(self, kind: str | None = None, limit: int | None = None) -> pl.DataFrame:
+        """Rejected rows (of one kind, or all), the first ``limit`` only, read lazily."""
+        empty = pl.DataFrame(schema=REJECT_SCHEMA)
+        if not self.reject_files:
+            return empty
+        lazy = pl.scan_parquet(self.reject_files).with_columns(pl.lit(self.client_id).alias("client_id"))
+        if kind is not None:
+            lazy = lazy.filter(pl.col("kind") == kind)
+        if limit is not None:
+            lazy = lazy.head(limit)
+        return pl.concat([empty, lazy.select(list(REJECT_SCHEMA)).collect()], how="vertical_relaxed")
+
+    def sales_date_span(self) -> pl.Series:
+        """The first and last accepted sales dates (empty without sales), read from the spool."""
+        if not self.files[SALES.name]:
+            return pl.Series("date", [], dtype=pl.Date)
+        span = pl.scan_parquet(self.files[SALES.name]).select(
+            pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
+        )
+        return pl.Series("date", span.collect().row(0), dtype=pl.Date)
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        return self.reject_sample().sort("source_file", "source_row", maintain_order=True)
 
 
 def client_landing_dir(landing_dir: Path, client_id: str) -> Path:
@@ -139,35 +226,90 @@ def find_files(folder: Path, kind: str) -> list[Path]:
     return sorted(p for p in candidates if p.suffix.lower() in {".csv", ".parquet"})
 
 
-def _read_as_text(path: Path) -> pl.DataFrame:
-    """Read a landing file with every column as text (stripped), whatever the format."""
-    try:
-        if path.suffix.lower() == ".csv":
-            frame = pl.read_csv(path, infer_schema=False)
-        else:
-            frame = pl.read_parquet(path)
-            frame = frame.with_columns(pl.all().cast(pl.Utf8))
-    except Exception as exc:  # polars raises several types for malformed files
-        raise LandingError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from exc
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
-    return frame.with_columns(pl.all().str.strip_chars().replace("", None))
+def symlink_problems(folder: Path, kind: str, files: list[Path]) -> list[str]:
+    """Symbolic links among a kind's landing paths: refused, since one could point into another
+    client's folder (or anywhere on the host) and make its rows this client's."""
+    client = folder.name
+    problems = []
+    if (folder / kind).is_symlink():
+        problems.append(f"{client}/{kind}/: the {kind} folder is a symbolic link; links are refused")
+    for path in files:
+        if path.is_symlink():
+            rel = path.relative_to(folder).as_posix()
+            problems.append(f"{client}/{rel}: is a symbolic link; landing files must be regular files")
+        elif not path.is_file():
+            problems.append(f"{client}/{path.relative_to(folder).as_posix()}: is not a regular file")
+    return problems
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A landing file that passed the file-level checks: its path, recorded name and columns."""
+
+    path: Path
+    source: str
+    names: list[str]
+
+
+def plan_delivery(folder: Path, client_id: str, limits: LandingLimits) -> dict[str, list[PlannedFile]]:
+    """Every landing file of the client, after the file-level checks of all of them.
+
+    Raises :class:`DeliveryError` listing every file-level problem found, so one failed run tells
+    the client all that is wrong with the delivery.
+    """
+    problems: list[str] = []
+    if folder.is_symlink():
+        problems.append(f"{client_id}/: the client's landing folder is a symbolic link; links are refused")
+    plan: dict[str, list[PlannedFile]] = {}
+    for kind in ALL_KINDS:
+        files = sorted(find_files(folder, kind), key=lambda p: p.relative_to(folder).as_posix())
+        links = symlink_problems(folder, kind, files)
+        problems += links
+        plan[kind] = []
+        if not files and kind in REQUIRED_KINDS:
+            problems.append(f"{client_id}/: no {kind} file ({kind}.csv, {kind}_<name>.parquet or {kind}/)")
+        for path in files if not links else []:
+            source = f"{client_id}/{path.relative_to(folder).as_posix()}"
+            try:
+                check_size(path, source, limits.max_file_mb)
+                names = read_header(path, source)
+            except DeliveryError as exc:
+                problems.append(str(exc))
+                continue
+            required = list(KINDS[kind].required) if kind in KINDS else ["date"]
+            problems += [f"{source}: {p}" for p in header_problems(names, required)]
+            plan[kind].append(PlannedFile(path, source, names))
+    if problems:
+        raise DeliveryError(refusal(client_id, problems))
+    return plan
+
+
+def refusal(client_id: str, problems: list[str]) -> str:
+    """One message for a refused delivery: every problem, and that nothing was replaced."""
+    lines = "\n".join(f"- {p}" for p in problems)
+    return f"delivery of client '{client_id}' refused; its previous data is kept unchanged:\n{lines}"
 
 
 def _parse(column: str, dtype: pl.DataType) -> pl.Expr:
     text = pl.col(column)
     if dtype == pl.Date:
-        return text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        # Exactly YYYY-MM-DD: a parser given a longer text reads its prefix ("2025-01-05garbage").
+        exact = text.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+        return pl.when(exact).then(text.str.to_date("%Y-%m-%d", strict=False))
     if dtype == pl.Float64:
         return text.cast(pl.Float64, strict=False)
     return text
 
 
-def _reason_exprs(kind: FileKind, present: set[str], today: dt.date) -> list[tuple[str, pl.Expr, pl.Expr]]:
+def _reason_exprs(
+    kind: FileKind, present: set[str], today: dt.date, earliest: dt.date
+) -> list[tuple[str, pl.Expr, pl.Expr]]:
     """(field, condition-for-rejection, reason-text) in the order they are checked."""
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []
-    for column in kind.required:
-        if column not in present:
-            checks.append((column, pl.lit(True), pl.lit(f"file has no column '{column}'")))
+    for column in kind.columns:
+        if column in present:
+            control = pl.col(f"__raw_{column}").str.contains(CONTROL_CHARACTERS)
+            checks.append((column, control, pl.lit("contains a control character (such as NUL)")))
     for column, dtype in kind.columns.items():
         if column not in present:
             continue
@@ -179,24 +321,18 @@ def _reason_exprs(kind: FileKind, present: set[str], today: dt.date) -> list[tup
             bad = raw.is_not_null() & pl.col(column).is_null()
             checks.append((column, bad, pl.format("not a valid {}: '{}'", pl.lit(type_name), raw)))
         if dtype == pl.Float64:
-            checks.append(
-                (
-                    column,
-                    pl.col(column).is_nan() | pl.col(column).is_infinite(),
-                    pl.lit("not a finite number"),
-                )
-            )
+            not_finite = pl.col(column).is_nan() | pl.col(column).is_infinite()
+            checks.append((column, not_finite, pl.lit("not a finite number")))
+        if dtype == pl.Date:
+            too_early = pl.col(column) < pl.lit(earliest)
+            reason = f"dated before {earliest.isoformat()}, the earliest date accepted (EARLIEST_DATE)"
+            checks.append((column, too_early, pl.lit(reason)))
     for column in kind.non_negative:
         if column in present:
             checks.append((column, pl.col(column) < 0, pl.format("negative value {}", pl.col(column))))
     if kind is SALES and "date" in present:
-        checks.append(
-            (
-                "date",
-                pl.col("date") > pl.lit(today),
-                pl.lit(f"dated in the future (after {today.isoformat()})"),
-            )
-        )
+        future = pl.col("date") > pl.lit(today)
+        checks.append(("date", future, pl.lit(f"dated in the future (after {today.isoformat()})")))
     if kind is PROMOTIONS and {"start_date", "end_date"} <= present:
         checks.append(
             ("end_date", pl.col("end_date") < pl.col("start_date"), pl.lit("end_date is before start_date"))
@@ -219,125 +355,238 @@ def _first_failure(checks: list[tuple[str, pl.Expr, pl.Expr]]) -> tuple[pl.Expr,
     return field_expr, reason_expr
 
 
-def validate_file(
-    path: Path,
-    kind: FileKind,
-    client_id: str,
-    today: dt.date,
-    known_items: Callable[[], pl.Series] | None = None,
-    source: str | None = None,
-    text: pl.DataFrame | None = None,
-    extra_checks: list[tuple[str, pl.Expr, pl.Expr]] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Validate one file: (accepted typed rows, rejected rows, rows read).
+def _accepted_schema(kind: FileKind) -> dict[str, pl.DataType]:
+    return {"client_id": pl.Utf8, **kind.columns, "source_file": pl.Utf8, "source_row": pl.Int64}
 
-    ``source`` is the file name recorded with each row (relative to the landing folder, so no
-    host paths leak into tables a client can read). ``text`` is the file already read as text,
-    ``extra_checks`` are checked before the per-column ones.
+
+def validate_batch(
+    text: pl.DataFrame,
+    kind: FileKind,
+    source: str,
+    today: dt.date,
+    earliest: dt.date,
+    known_items: pl.Series | None = None,
+    extra_checks: list[tuple[str, pl.Expr, pl.Expr]] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Validate one batch of text rows (with ``source_row``): (accepted typed rows, rejected rows).
+
+    Neither frame has ``client_id``. ``source`` is the file name recorded with each row (relative
+    to the landing folder, so no host paths leak into tables a client can read). A rejected row
+    keeps its cells as JSON; accepted rows are only typed.
     """
-    text = _read_as_text(path) if text is None else text
-    rows_in = text.height
-    present = set(text.columns) & set(kind.columns)
-    frame = text.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
-    record = pl.struct([c for c in text.columns]).struct.json_encode() if text.columns else pl.lit("{}")
-    frame = frame.with_columns(record.alias("__record"))
-    frame = frame.with_columns(pl.col(c).alias(f"__raw_{c}") for c in present)
+    cells = [c for c in text.columns if c != "source_row"]
+    text = text.with_columns(pl.col(cells).str.strip_chars().replace("", None)) if cells else text
+    present = set(cells) & set(kind.columns)
+    frame = text.with_columns(pl.col(c).alias(f"__raw_{c}") for c in present)
     frame = frame.with_columns(_parse(c, kind.columns[c]).alias(c) for c in present)
-    checks = [*(extra_checks or []), *_reason_exprs(kind, present, today)]
+    checks = [*(extra_checks or []), *_reason_exprs(kind, present, today, earliest)]
     if kind.needs_known_item and known_items is not None and "item_id" in present:
-        items = known_items()
-        checks.append(
-            (
-                "item_id",
-                ~pl.col("item_id").is_in(items.implode()),
-                pl.format("unknown item_id '{}'", pl.col("item_id")),
-            )
-        )
+        unknown = ~pl.col("item_id").is_in(known_items.implode())
+        checks.append(("item_id", unknown, pl.format("unknown item_id '{}'", pl.col("item_id"))))
     field_expr, reason_expr = _first_failure(checks)
     frame = frame.with_columns(field_expr.alias("__field"), reason_expr.alias("__reason"))
-    source = source or str(path)
-    rejects = frame.filter(pl.col("__reason").is_not_null()).select(
-        pl.lit(client_id).alias("client_id"),
+    bad = frame.filter(pl.col("__reason").is_not_null())
+    record = pl.struct([pl.col(f"__raw_{c}").alias(c) if c in present else pl.col(c) for c in cells])
+    rejects = bad.select(
         pl.lit(kind.name).alias("kind"),
         pl.lit(source).alias("source_file"),
         "source_row",
         pl.col("__field").alias("field"),
         pl.col("__reason").alias("reason"),
-        pl.col("__record").alias("record"),
+        (record.struct.json_encode() if cells else pl.lit("{}")).alias("record"),
     )
     accepted = frame.filter(pl.col("__reason").is_null()).select(
-        pl.lit(client_id).alias("client_id"),
         *[
-            (pl.col(c) if c in present else pl.lit(None, dtype=dtype)).alias(c)
+            (pl.col(c) if c in present else pl.lit(None)).cast(dtype).alias(c)
             for c, dtype in kind.columns.items()
         ],
         pl.lit(source).alias("source_file"),
         "source_row",
     )
-    return accepted, rejects, rows_in
+    return accepted, rejects
 
 
-def _reject_duplicates(kind: FileKind, accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Keep the first row of each natural key (in file order); later ones are rejected, pointing back."""
-    if not kind.key or accepted.is_empty():
-        return accepted, pl.DataFrame(schema=REJECT_SCHEMA)
-    ranked = accepted.with_columns(
-        pl.int_range(pl.len()).over(list(kind.key)).alias("__dup"),
-        pl.col("source_file").first().over(list(kind.key)).alias("__first_file"),
-        pl.col("source_row").first().over(list(kind.key)).alias("__first_row"),
+def _read_rejects(kind: str, source: str, rejects: list[tuple[int, str, str, str]]) -> pl.DataFrame:
+    """Rows rejected while reading (ragged, not UTF-8) as reject rows."""
+    rows, fields, reasons, records = zip(*rejects, strict=True) if rejects else ((), (), (), ())
+    return pl.DataFrame(
+        {
+            "kind": [kind] * len(rows),
+            "source_file": [source] * len(rows),
+            "source_row": list(rows),
+            "field": list(fields),
+            "reason": list(reasons),
+            "record": list(records),
+        },
+        schema=SPOOLED_REJECT_SCHEMA,
     )
-    dupes = ranked.filter(pl.col("__dup") > 0)
-    key_desc = ", ".join(kind.key)
-    rejects = dupes.select(
-        "client_id",
-        pl.lit(kind.name).alias("kind"),
-        "source_file",
-        "source_row",
-        pl.lit(key_desc).alias("field"),
-        pl.format("duplicate ({}) of {} row {}", pl.lit(key_desc), "__first_file", "__first_row").alias(
-            "reason"
-        ),
-        pl.struct([c for c in kind.columns]).struct.json_encode().alias("record"),
-    )
-    return ranked.filter(pl.col("__dup") == 0).drop("__dup", "__first_file", "__first_row"), rejects
 
 
-def ingest_client(landing_dir: Path, client_id: str, today: dt.date | None = None) -> IngestResult:
-    """Read and validate every landing file of one client.
+class _Spool:
+    """Accepted and rejected rows written batch by batch to Parquet part files under ``root``."""
 
-    Products are validated first so that sales, promotions and stock levels for items the client
-    never described are rejected rather than forecast blindly.
+    def __init__(self, root: Path):
+        self.root = root
+        self.parts: dict[str, list[Path]] = {kind: [] for kind in ALL_KINDS}
+        self.reject_parts: list[Path] = []
+        self.rejected: dict[str, int] = dict.fromkeys(ALL_KINDS, 0)
+        self._n = 0
+
+    def _write(self, name: str, frame: pl.DataFrame) -> Path:
+        self._n += 1
+        path = self.root / f"{name}-{self._n:06d}.parquet"
+        frame.write_parquet(path)
+        return path
+
+    def accept(self, kind: str, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self.parts[kind].append(self._write(kind, frame))
+
+    def reject(self, kind: str, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self.reject_parts.append(self._write("rejects", frame.cast(SPOOLED_REJECT_SCHEMA)))
+            self.rejected[kind] += frame.height
+
+
+def _sql_files(files: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
+def _drop_duplicates(kind: FileKind, spool: _Spool) -> None:
+    """Keep the first row of each natural key (in file and row order); later ones are rejected,
+    pointing back. DuckDB does it over the spooled parts within a memory limit (spilling to disk
+    past it), so a delivery of any size is checked without being held in memory."""
+    parts = spool.parts[kind.name]
+    if not kind.key or not parts:
+        return
+    keys = ", ".join(f'"{k}"' for k in kind.key)
+    source, desc = f"read_parquet({_sql_files(parts)})", ", ".join(kind.key)
+    config = {"memory_limit": "512MB", "threads": 2, "temp_directory": str(spool.root / "duckdb_tmp")}
+    with duckdb.connect(config=config) as con:
+        con.execute(
+            f"create temp table dup_keys as select {keys} from {source} group by all having count(*) > 1"
+        )
+        if not con.execute("select count(*) from dup_keys").fetchone()[0]:  # type: ignore[index]
+            return
+        con.execute(
+            f"create temp table dup_rows as select s.*, row_number() over "
+            f"(partition by {', '.join(f's.{k}' for k in kind.key)} order by s.source_file, s.source_row) "
+            f"as rn from {source} s join dup_keys using ({keys})"
+        )
+        record = ", ".join(f'"{c}" := d."{c}"' for c in kind.columns)
+        rejects = con.sql(
+            f"select '{kind.name}' as kind, d.source_file, d.source_row, ? as field, "
+            f"'duplicate (' || ? || ') of ' || f.source_file || ' row ' || f.source_row as reason, "
+            f"to_json(struct_pack({record}))::varchar as record "
+            f"from dup_rows d join dup_rows f using ({keys}) where d.rn > 1 and f.rn = 1",
+            params=[desc, desc],
+        ).to_arrow_table()
+        out = spool.root / f"{kind.name}-deduplicated"
+        con.execute(
+            f"copy (select s.* from {source} s anti join (select source_file, source_row from dup_rows "
+            f"where rn > 1) d using (source_file, source_row)) to '{out}' "
+            "(format parquet, file_size_bytes '64MB')"
+        )
+    spool.reject(kind.name, pl.DataFrame(pl.from_arrow(rejects)))
+    spool.parts[kind.name] = sorted(out.glob("*.parquet"))
+
+
+def _validate_files(
+    files: list[PlannedFile],
+    kind: FileKind,
+    spool: _Spool,
+    today: dt.date,
+    limits: LandingLimits,
+    known_items: pl.Series | None,
+) -> int:
+    """Validate every file of one kind batch by batch into the spool; returns the rows read."""
+    count = 0
+    for planned in files:
+        rows_in = 0
+        for batch in text_batches(planned.path, planned.source, planned.names, limits.batch_rows):
+            rows_in += batch.rows_in
+            spool.reject(kind.name, _read_rejects(kind.name, planned.source, batch.rejects))
+            good, bad = validate_batch(
+                batch.frame, kind, planned.source, today, limits.earliest_date, known_items
+            )
+            spool.accept(kind.name, good)
+            spool.reject(kind.name, bad)
+        if rows_in == 0 and kind.name in REQUIRED_KINDS:
+            raise DeliveryError(
+                refusal(planned.source.split("/", 1)[0], [f"{planned.source}: no data rows, only a header"])
+            )
+        count += rows_in
+    return count
+
+
+def _spooled_rows(files: list[Path]) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def ingest_client(
+    landing_dir: Path,
+    client_id: str,
+    today: dt.date | None = None,
+    limits: LandingLimits | None = None,
+    spool_dir: Path | None = None,
+) -> IngestResult:
+    """Read and validate every landing file of one client into spooled accepted and rejected rows.
+
+    File-level checks of every file come first (:func:`plan_delivery`): a delivery with any
+    file-level defect raises :class:`DeliveryError` before a row is read. Products are validated
+    before the other kinds so that rows for items the client never described are rejected rather
+    than forecast blindly. Rows go to Parquet files under ``spool_dir`` (a temporary directory
+    kept alive by the result when not given).
     """
     folder = client_landing_dir(landing_dir, client_id)
     if not folder.is_dir():
         raise LandingError(f"no landing folder for client '{client_id}' at {folder}")
     today = today or dt.date.today()
-    accepted: dict[str, pl.DataFrame] = {}
-    rejects: list[pl.DataFrame] = []
+    limits = limits or LandingLimits()
+    plan = plan_delivery(folder, client_id, limits)
+    temporary = None if spool_dir else tempfile.TemporaryDirectory(prefix="landing-spool-")
+    spool = _Spool(Path(spool_dir or temporary.name))  # type: ignore[union-attr]
     rows_in: dict[str, int] = {}
+    items: pl.Series | None = None
     for kind in FILE_KINDS:
-        parts, kind_rejects, count = [], [], 0
-        known = (lambda: accepted["products"]["item_id"]) if kind.needs_known_item else None
-        for path in find_files(folder, kind.name):
-            source = f"{client_id}/{path.relative_to(folder).as_posix()}"
-            good, bad, n = validate_file(path, kind, client_id, today, known, source)
-            parts.append(good)
-            kind_rejects.append(bad)
-            count += n
-        empty = pl.DataFrame(
-            schema={"client_id": pl.Utf8, **kind.columns, "source_file": pl.Utf8, "source_row": pl.Int64}
-        )
-        frame = pl.concat([empty, *parts], how="vertical_relaxed") if parts else empty
-        frame, dupes = _reject_duplicates(kind, frame)
-        accepted[kind.name] = frame
-        rejects.extend([*kind_rejects, dupes])
-        rows_in[kind.name] = count
-    accepted[EVENTS], event_rejects, rows_in[EVENTS] = _ingest_events(folder, client_id, today)
-    rejects.extend(event_rejects)
-    all_rejects = pl.concat(
-        [pl.DataFrame(schema=REJECT_SCHEMA), *[r.cast(REJECT_SCHEMA) for r in rejects]], how="vertical"
+        known = items if kind.needs_known_item else None
+        if kind.needs_known_item and known is None:
+            known = pl.Series("item_id", [], dtype=pl.Utf8)
+        rows_in[kind.name] = _validate_files(plan[kind.name], kind, spool, today, limits, known)
+        _drop_duplicates(kind, spool)
+        if kind is PRODUCTS:
+            parts = spool.parts[PRODUCTS.name]
+            items = pl.read_parquet(parts, columns=["item_id"])["item_id"] if parts else None
+    rows_in[EVENTS], accepted_events = _ingest_events(plan[EVENTS], client_id, spool, today, limits)
+    accepted_rows = {kind.name: _spooled_rows(spool.parts[kind.name]) for kind in FILE_KINDS}
+    accepted_rows[EVENTS] = accepted_events
+    return IngestResult(
+        client_id=client_id,
+        files=spool.parts,
+        reject_files=spool.reject_parts,
+        rows_in=rows_in,
+        accepted_rows=accepted_rows,
+        rejected_rows=spool.rejected,
+        _spool=temporary,
     )
-    return IngestResult(client_id=client_id, accepted=accepted, rejects=all_rejects, rows_in=rows_in)
+
+
+def shrink_problem(accepted_sales: int, previous_sales: int | None, min_share: float) -> str | None:
+    """Why a delivery looks like it would silently shrink the client (None when it does not).
+
+    A delivery accepting no sales row at all would empty the client's history; one accepting fewer
+    than ``min_share`` of the previous delivery's sales rows is more often a partial export than a
+    smaller business. Either needs the run told to accept it.
+    """
+    if accepted_sales == 0:
+        return "no sales row was accepted: the delivery would remove the client's whole sales history"
+    if previous_sales and accepted_sales < min_share * previous_sales:
+        share = accepted_sales / previous_sales
+        return (
+            f"{accepted_sales:,} sales rows accepted, {share:.0%} of the {previous_sales:,} now stored "
+            f"(below DELIVERY_MIN_SHARE = {min_share:g}): a partial export?"
+        )
+    return None
 
 
 def events_kind(columns: list[str]) -> FileKind:
@@ -351,18 +600,20 @@ def events_kind(columns: list[str]) -> FileKind:
     )
 
 
-def _ingest_events(folder: Path, client_id: str, today: dt.date) -> tuple[pl.DataFrame, list, int]:
-    """Validate every events file; accepted values come back long (date, event, value).
+def _ingest_events(
+    files: list[PlannedFile], client_id: str, spool: _Spool, today: dt.date, limits: LandingLimits
+) -> tuple[int, int]:
+    """Validate every events file; accepted values are spooled long (date, event, value).
 
-    An empty cell means "no event that day" and is stored as 0. A column whose name is not a
-    plain identifier rejects every row of its file (it would become a model input column name).
-    Later rows for a date already seen are rejected as duplicates, as for the other kinds.
+    Returns (rows read, source rows accepted). An empty cell means "no event that day" and is
+    stored as 0. A column whose name is not a plain identifier rejects every row of its file (it
+    would become a model input column name). Later rows for a date already seen are rejected as
+    duplicates, as for the other kinds. An events file holds a row per date, so the accepted
+    rows are deduplicated in memory.
     """
-    parts, rejects, count = [], [], 0
-    for path in find_files(folder, EVENTS):
-        source = f"{client_id}/{path.relative_to(folder).as_posix()}"
-        text = _read_as_text(path)
-        columns = [c for c in text.columns if c != "date"]
+    parts, count = [], 0
+    for planned in files:
+        columns = [c for c in planned.names if c != "date"]
         bad_names = [
             (c, pl.lit(True), pl.lit(f"column name '{c}' must be lower-case letters, digits and _"))
             for c in columns
@@ -370,20 +621,25 @@ def _ingest_events(folder: Path, client_id: str, today: dt.date) -> tuple[pl.Dat
         ]
         if not columns:
             bad_names.append(("date", pl.lit(True), pl.lit("events file has no event columns besides date")))
-        good, bad, n = validate_file(
-            path, events_kind(columns), client_id, today, None, source, text=text, extra_checks=bad_names
-        )
-        rejects.append(bad)
-        count += n
-        if good.height and columns:
-            parts.append(
-                good.unpivot(
-                    on=columns,
-                    index=["client_id", "date", "source_file", "source_row"],
-                    variable_name="event",
-                    value_name="value",
-                ).with_columns(pl.col("value").fill_null(0.0))
+        kind = events_kind(columns)
+        for batch in text_batches(planned.path, planned.source, planned.names, limits.batch_rows):
+            count += batch.rows_in
+            spool.reject(EVENTS, _read_rejects(EVENTS, planned.source, batch.rejects))
+            good, bad = validate_batch(
+                batch.frame, kind, planned.source, today, limits.earliest_date, None, bad_names
             )
+            spool.reject(EVENTS, bad)
+            if good.height and columns:
+                parts.append(
+                    good.with_columns(pl.lit(client_id).alias("client_id"))
+                    .unpivot(
+                        on=columns,
+                        index=["client_id", "date", "source_file", "source_row"],
+                        variable_name="event",
+                        value_name="value",
+                    )
+                    .with_columns(pl.col("value").fill_null(0.0))
+                )
     long = pl.concat(
         [
             pl.DataFrame(schema=EVENTS_SCHEMA),
@@ -399,15 +655,11 @@ def _ingest_events(folder: Path, client_id: str, today: dt.date) -> tuple[pl.Dat
     dupes = (
         ranked.filter(pl.col("__dup") > 0)
         .group_by("source_file", "source_row", maintain_order=True)
-        .agg(
-            pl.col("__first_file").first(),
-            pl.col("__first_row").first(),
-            pl.col("date").first(),
-        )
+        .agg(pl.col("__first_file").first(), pl.col("__first_row").first(), pl.col("date").first())
     )
-    rejects.append(
+    spool.reject(
+        EVENTS,
         dupes.select(
-            pl.lit(client_id).alias("client_id"),
             pl.lit(EVENTS).alias("kind"),
             "source_file",
             "source_row",
@@ -416,11 +668,13 @@ def _ingest_events(folder: Path, client_id: str, today: dt.date) -> tuple[pl.Dat
                 "reason"
             ),
             pl.struct(pl.col("date").cast(pl.Utf8)).struct.json_encode().alias("record"),
-        )
+        ),
     )
-    dup_rows = dupes.select("source_file", "source_row")
-    accepted = long.join(dup_rows, on=["source_file", "source_row"], how="anti")
-    return accepted, rejects, count
+    accepted = long.join(
+        dupes.select("source_file", "source_row"), on=["source_file", "source_row"], how="anti"
+    )
+    spool.accept(EVENTS, accepted.drop("client_id"))
+    return count, accepted.select("source_file", "source_row").unique().height
 
 
 def events_wide(events: pl.DataFrame | None) -> pd.DataFrame | None:

@@ -26,14 +26,13 @@ from forecast_assets.tenancy import resecure_if_enabled
 from forecast_assets.urls import dbt_env
 
 
-def dbt_vars(partition_key: str, horizon: int, holiday_country: str) -> dict[str, str | int]:
+def dbt_vars(partition_key: str, horizon: int) -> dict[str, str | int]:
     """The ``--vars`` of one client's dbt build. The key is validated here because it becomes a SQL
     literal in every model (``where client_id = '{{ var("client_id") }}'``): a key that is not a
     slug must never reach dbt."""
     return {
         "client_id": validate_client_key(partition_key),
         "horizon": horizon,
-        "holiday_country": holiday_country,
     }
 
 
@@ -41,7 +40,7 @@ def _build(
     context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastingParams, warehouse_url: str
 ) -> Iterator[Any]:
     """``dbt build`` of the selected models for the run's client, against the run's warehouse."""
-    build_vars = dbt_vars(context.partition_key, params.horizon, params.holiday_country)
+    build_vars = dbt_vars(context.partition_key, params.horizon)
     # The dbt subprocess reads its target and connection from its environment (profiles.yml).
     os.environ.update(dbt_env(warehouse_url))
     yield from dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream()
