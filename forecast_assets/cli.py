@@ -167,7 +167,11 @@ def cmd_grant_consumers(args: argparse.Namespace) -> int:
             if not password:
                 print(f"--login: set {variable} to the role's password", file=sys.stderr)
                 return 2
-        role = tenancy.grant_client(url, client, group, settings.consumer_role_prefix, password)
+        try:
+            role = tenancy.grant_client(url, client, group, settings.consumer_role_prefix, password)
+        except ValueError as refused:  # e.g. the role is mapped to another client: never remapped
+            print(f"{client}: {refused}", file=sys.stderr)
+            return 2
         print(f"{client}: role {role} ({'login' if password else 'nologin'}), member of {group}")
     print(f"row-level security on: {', '.join(secured) or 'no marts yet (re-run after the first build)'}")
     return 0

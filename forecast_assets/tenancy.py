@@ -1,7 +1,9 @@
 """Tenant isolation for SQL consumers on Postgres: a database role per client that reads its own
 client's rows of the consumer marts and nothing else, and writes nothing.
 
-How, in the database (every step idempotent, safe to re-run):
+How, in the database (every step idempotent, safe to re-run, and applied only when missing, under
+one transaction-scoped advisory lock, so concurrent serving builds neither fail on the same catalog
+rows nor race past each other's existence checks):
 
 - ``tenancy.client_roles(role_name, client_id)`` maps consumer roles to clients. It has row-level
   security itself, so a consumer sees only its own mapping row (not the list of tenants).
@@ -44,19 +46,34 @@ CONSUMER_MARTS = (
 MAPPING_TABLE = "tenancy.client_roles"
 _ROLE_PART = re.compile(r"^[a-z_][a-z0-9_]*$")
 _MAX_IDENTIFIER = 63  # Postgres truncates longer names silently: never let that happen
+_HASH_DIGITS = 12  # hex digits of the key's hash in a shortened role name
+TENANCY_LOCK = "tenancy"  # the advisory lock every change of roles, grants or policies holds
+
+
+def _lock(cur) -> None:
+    """Serialize changes of grants, policies and mappings across processes (transaction-scoped):
+    two serving builds re-securing at once otherwise fail with ``tuple concurrently updated`` on
+    the same catalog rows, and two ``CREATE POLICY`` race past each other's existence check."""
+    cur.execute("select pg_advisory_xact_lock(%s)", [pg.advisory_key(TENANCY_LOCK)])
 
 
 def role_name(client_id: str, prefix: str = "client_") -> str:
-    """The consumer role of a client: ``<prefix><key>``, or, where that would pass Postgres's
-    63-byte limit, a shortened key plus a hash of the whole key (still one role per client)."""
+    """The consumer role of a client: ``<prefix><key>`` where that is shorter than Postgres's
+    63-byte limit, else a shortened key plus a hash of the whole key, exactly 63 bytes long.
+
+    The two forms cannot meet: a plain name is at most 62 bytes, a hashed one always 63 (so a key
+    cannot be crafted to equal another key's hashed name), and two long keys sharing a prefix
+    differ in the 12-hex-digit (48-bit) hash of the whole key. :func:`grant_client` also refuses a
+    role already mapped to another client, should anything still collide.
+    """
     validate_client_key(client_id)
     if not _ROLE_PART.fullmatch(prefix) or len(prefix) > 20:
         raise ValueError(f"invalid consumer role prefix {prefix!r}: lowercase letters, digits, _")
     name = f"{prefix}{client_id}"
-    if len(name) <= _MAX_IDENTIFIER:
+    if len(name) < _MAX_IDENTIFIER:
         return name
-    digest = hashlib.sha256(client_id.encode()).hexdigest()[:8]
-    return f"{prefix}{client_id[: _MAX_IDENTIFIER - len(prefix) - 9]}_{digest}"
+    digest = hashlib.sha256(client_id.encode()).hexdigest()[:_HASH_DIGITS]
+    return f"{prefix}{client_id[: _MAX_IDENTIFIER - len(prefix) - _HASH_DIGITS - 1]}_{digest}"
 
 
 def _check_group(group: str) -> str:
@@ -127,7 +144,7 @@ def _ensure_policy(cur, table: str, policy: str, body: sql.Composable) -> None:
 
 def _secure_mart(cur, table: str, group: str) -> None:
     schema, name = table.split(".")
-    ident, group_ident = sql.Identifier(schema, name), sql.Identifier(group)
+    group_ident = sql.Identifier(group)
     cur.execute("select tableowner from pg_tables where schemaname = %s and tablename = %s", [schema, name])
     owner = cur.fetchone()[0]
     _enable_rls(cur, table, force=True)
@@ -146,9 +163,28 @@ def _secure_mart(cur, table: str, group: str) -> None:
         "warehouse_writer",
         sql.SQL("for all to {} using (true) with check (true)").format(sql.Identifier(owner)),
     )
-    cur.execute(sql.SQL("revoke all on {} from public, {}").format(ident, group_ident))
-    cur.execute(sql.SQL("grant select on {} to {}").format(ident, group_ident))
-    cur.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(schema), group_ident))
+    _ensure_select_only(cur, table, group)
+    cur.execute("select has_schema_privilege(%s, %s, 'USAGE')", [group, schema])
+    if not cur.fetchone()[0]:
+        cur.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(schema), group_ident))
+
+
+def _ensure_select_only(cur, table: str, group: str) -> None:
+    """The group holds SELECT on ``table`` and PUBLIC nothing; grants and revokes are issued only
+    when the table's ACL differs (after a full refresh), never on every build."""
+    cur.execute(
+        "select coalesce(r.rolname, 'public'), a.privilege_type from pg_class c, "
+        "aclexplode(c.relacl) a left join pg_roles r on r.oid = a.grantee "
+        "where c.oid = %s::regclass",
+        [table],
+    )
+    held = {(grantee, privilege) for grantee, privilege in cur.fetchall()}
+    extra = {p for grantee, p in held if grantee in (group, "public")} - {"SELECT"}
+    public = {p for grantee, p in held if grantee == "public"}
+    if extra or public or (group, "SELECT") not in held:
+        ident, group_ident = sql.Identifier(*table.split(".")), sql.Identifier(group)
+        cur.execute(sql.SQL("revoke all on {} from public, {}").format(ident, group_ident))
+        cur.execute(sql.SQL("grant select on {} to {}").format(ident, group_ident))
 
 
 def _existing(cur, tables: Iterable[str]) -> list[str]:
@@ -167,6 +203,7 @@ def secure_marts(
     _check_group(group)
     with pg.connect(url) as con:
         with con.cursor() as cur:
+            _lock(cur)
             _ensure_mapping(cur, group)
             secured = _existing(cur, marts)
             for table in secured:
@@ -183,6 +220,7 @@ def resecure_if_enabled(url: str, marts: Iterable[str] = CONSUMER_MARTS) -> list
             cur.execute("select to_regclass('tenancy.settings')")
             if cur.fetchone()[0] is None:
                 return []
+            _lock(cur)
             cur.execute("select value from tenancy.settings where key = 'consumer_group'")
             group = _check_group(cur.fetchone()[0])
             secured = _existing(cur, marts)
@@ -209,7 +247,9 @@ def grant_client(
     _check_group(group)
     with pg.connect(url) as con:
         with con.cursor() as cur:
+            _lock(cur)
             _ensure_mapping(cur, group)
+            _claim(cur, role, client_id)
             role_ident = sql.Identifier(role)
             if not _role_exists(cur, role):
                 cur.execute(sql.SQL("create role {} nologin").format(role_ident))
@@ -217,13 +257,22 @@ def grant_client(
             if password:
                 verifier = psycopg2.extensions.encrypt_password(password, role, con, "scram-sha-256")
                 cur.execute(sql.SQL("alter role {} login password %s").format(role_ident), [verifier])
-            cur.execute(
-                "insert into tenancy.client_roles (role_name, client_id) values (%s, %s) "
-                "on conflict (role_name) do update set client_id = excluded.client_id",
-                [role, client_id],
-            )
         con.commit()
     return role
+
+
+def _claim(cur, role: str, client_id: str) -> None:
+    """Map ``role`` to ``client_id``, refusing a role mapped to another client: remapping would
+    hand that client's rows (and, with a password, its login) to this one."""
+    cur.execute(
+        "insert into tenancy.client_roles (role_name, client_id) values (%s, %s) "
+        "on conflict (role_name) do nothing",
+        [role, client_id],
+    )
+    cur.execute("select client_id from tenancy.client_roles where role_name = %s", [role])
+    mapped = cur.fetchone()[0]
+    if mapped != client_id:
+        raise ValueError(f"role {role} is mapped to another client: refusing to remap it to {client_id}")
 
 
 def clients_in_marts(url: str, marts: Iterable[str] = CONSUMER_MARTS) -> list[str]:

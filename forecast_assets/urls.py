@@ -11,7 +11,7 @@ plain ``postgresql://user:password@host:port/db`` and these functions derive the
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 _POSTGRES_SCHEMES = {"postgresql", "postgres"}
 
@@ -71,11 +71,32 @@ def postgres_parts(url: str) -> dict[str, str]:
     }
 
 
+# libpq's TLS parameters of a URL's query string -> the dbt profile's variables.
+DBT_TLS_VARIABLES = {
+    "sslmode": "DBT_PG_SSLMODE",
+    "sslrootcert": "DBT_PG_SSLROOTCERT",
+    "sslcert": "DBT_PG_SSLCERT",
+    "sslkey": "DBT_PG_SSLKEY",
+}
+DEFAULT_SSLMODE = "prefer"  # libpq's own default, for a URL that names none
+
+
+def postgres_tls(url: str) -> dict[str, str]:
+    """The TLS parameters (``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey``) of a Postgres URL's
+    query string, as libpq reads them from the same URL in the Python connections; the last value
+    wins where one is repeated, as in libpq."""
+    query = parse_qs(urlsplit(libpq_url(url)).query, keep_blank_values=True)
+    return {name: query[name][-1] for name in DBT_TLS_VARIABLES if name in query}
+
+
 def dbt_env(warehouse_url: str) -> dict[str, str]:
     """Environment for a dbt subprocess building the warehouse at ``warehouse_url``.
 
     ``DBT_TARGET`` picks the profiles.yml output; the Postgres password goes in a
-    ``DBT_ENV_SECRET_`` variable, which dbt scrubs from its logs.
+    ``DBT_ENV_SECRET_`` variable, which dbt scrubs from its logs. The URL's TLS parameters reach
+    dbt's profile too (``sslmode=verify-full`` must not become dbt's ``prefer``); every TLS variable
+    is set, empty where the URL names none, so one written for an earlier URL in this process
+    never lingers.
     """
     if warehouse_backend(warehouse_url) == "duckdb":
         return {"DBT_TARGET": "duckdb", "DBT_DUCKDB_PATH": str(duckdb_file(warehouse_url))}
@@ -87,4 +108,7 @@ def dbt_env(warehouse_url: str) -> dict[str, str]:
         "DBT_PG_USER": parts["user"],
         "DBT_ENV_SECRET_PG_PASSWORD": parts["password"],
         "DBT_PG_DBNAME": parts["dbname"],
+        **{variable: "" for variable in DBT_TLS_VARIABLES.values()},
+        "DBT_PG_SSLMODE": DEFAULT_SSLMODE,
+        **{DBT_TLS_VARIABLES[name]: value for name, value in postgres_tls(warehouse_url).items()},
     }

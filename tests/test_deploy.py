@@ -13,11 +13,14 @@ there is no Kubernetes cluster and no helm binary; see docker/README.md):
 import copy
 import importlib
 import json
+import os
 import re
+import secrets
 import shutil
 import subprocess
 
 import jsonschema
+import psycopg2
 import pytest
 import yaml
 from dagster import DagsterInstance, asset, materialize
@@ -29,6 +32,8 @@ from forecast_assets.definitions import build_definitions
 from forecast_assets.defs.executors import run_executor
 from forecast_assets.settings import REPO_ROOT, Settings
 from forecast_assets.urls import postgres_parts
+
+from .backends import SCRATCH, with_database
 
 DOCKER = REPO_ROOT / "docker"
 SERVICES = {"postgres", "webserver", "daemon", "code-location", "mlflow"}
@@ -58,7 +63,7 @@ def test_compose_file_follows_the_compose_specification():
     # Storage: Postgres for the instance, the warehouse and MLflow.
     env = services["code-location"]["environment"]
     assert env["WAREHOUSE_URL"].startswith("postgresql://") and env["DAGSTER_PG_HOST"] == "postgres"
-    assert any("--backend-store-uri=postgresql+psycopg2://" in a for a in services["mlflow"]["command"])
+    assert services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg2://")
     # Every ${VARIABLE} has a default or is documented in env.example.
     text = (DOCKER / "compose.yaml").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (DOCKER / "env.example").read_text(), re.M))
@@ -70,7 +75,13 @@ def test_compose_config_renders_where_the_compose_plugin_exists(monkeypatch):
     docker = shutil.which("docker")
     if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("the docker compose plugin is not installed on this machine")
-    monkeypatch.setenv("POSTGRES_PASSWORD", "test-only")
+    for variable in (
+        "POSTGRES_PASSWORD",
+        "DAGSTER_DB_PASSWORD",
+        "WAREHOUSE_DB_PASSWORD",
+        "MLFLOW_DB_PASSWORD",
+    ):
+        monkeypatch.setenv(variable, "test-only")
     result = subprocess.run(
         [docker, "compose", "-f", str(DOCKER / "compose.yaml"), "config", "--quiet"],
         capture_output=True,
@@ -78,6 +89,158 @@ def test_compose_config_renders_where_the_compose_plugin_exists(monkeypatch):
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_publishes_the_ui_and_mlflow_on_loopback_unless_the_operator_opts_in():
+    services = _yaml(DOCKER / "compose.yaml")["services"]
+    published = {name: service.get("ports", []) for name, service in services.items()}
+    assert published["webserver"] == ["${BIND_ADDRESS:-127.0.0.1}:3000:3000"]
+    assert published["mlflow"] == ["${BIND_ADDRESS:-127.0.0.1}:5000:5000"]
+    assert {name for name, ports in published.items() if ports} == {"webserver", "mlflow"}
+    assert re.search(r"^#\s*BIND_ADDRESS=127\.0\.0\.1$", (DOCKER / "env.example").read_text(), re.M)
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    return env if isinstance(env, dict) else dict(e.split("=", 1) for e in env)
+
+
+def _user(url: str) -> str:
+    """The user of a compose URL, its ${...} interpolations replaced by a plain value."""
+    return postgres_parts(re.sub(r"\$\{[^}]*\}", "x", url).replace("+psycopg2", ""))["user"]
+
+
+def test_compose_services_use_their_own_roles_and_keep_secrets_off_command_lines():
+    services = _yaml(DOCKER / "compose.yaml")["services"]
+    roles = {
+        "webserver": _environment(services["webserver"])["DAGSTER_PG_USER"],
+        "daemon": _environment(services["daemon"])["DAGSTER_PG_USER"],
+        "code-location": _environment(services["code-location"])["DAGSTER_PG_USER"],
+        "warehouse": _user(_environment(services["code-location"])["WAREHOUSE_URL"]),
+        "mlflow": _user(_environment(services["mlflow"])["MLFLOW_BACKEND_STORE_URI"]),
+    }
+    superuser = _environment(services["postgres"])["POSTGRES_USER"]
+    assert roles == {
+        "webserver": "dagster",
+        "daemon": "dagster",
+        "code-location": "dagster",
+        "warehouse": "forecast",
+        "mlflow": "mlflow",
+    }
+    assert superuser not in roles.values()
+    # Each role has its own password variable; no service but postgres sees the superuser's.
+    for name, service in services.items():
+        values = " ".join(map(str, _environment(service).values()))
+        assert ("POSTGRES_PASSWORD" in values) == (name == "postgres"), name
+        # Nothing secret on a command line: no password variable, no URL with credentials.
+        command = " ".join(map(str, service.get("command", [])))
+        assert "PASSWORD" not in command and not re.search(r"://[^/\s]*:[^/\s]*@", command), name
+    assert not any("--backend-store-uri" in str(a) for a in services["mlflow"]["command"])
+    # The init script creates the three roles, each owning its own database, none privileged,
+    # with passwords read from the environment inside psql (never on psql's command line).
+    init = (DOCKER / "postgres-init" / "10-roles.sh").read_text()
+    for role, database, variable in (
+        ("dagster", "dagster", "DAGSTER_DB_PASSWORD"),
+        ("forecast", "warehouse", "WAREHOUSE_DB_PASSWORD"),
+        ("mlflow", "mlflow", "MLFLOW_DB_PASSWORD"),
+    ):
+        # Only the warehouse writer creates (consumer) roles; on Postgres 16 only its own.
+        createrole = "createrole" if role == "forecast" else "nocreaterole"
+        assert re.search(rf"create role {role} login nosuperuser nocreatedb {createrole}\b", init)
+        assert f"create database {database} owner {role};" in init
+        assert "\\getenv" in init and variable in init
+        assert variable in _environment(services["postgres"])
+    assert "revoke all on database dagster, warehouse, mlflow from public;" in init
+    assert int(services["postgres"]["image"].split(":")[1]) >= 16
+    assert "$" + "{" not in init.split("<<'SQL'", 1)[1]  # a quoted heredoc: nothing expanded into SQL
+
+
+def test_the_postgres_init_script_gives_each_service_its_database_only(postgres_url, tmp_path):
+    """The init script's SQL on the real server (roles and databases renamed with a random suffix,
+    as roles are global): each role reaches its own database and no other, and is not privileged."""
+    if not shutil.which("psql"):
+        pytest.skip("psql is not installed")
+    tag = secrets.token_hex(3)
+    init = (DOCKER / "postgres-init" / "10-roles.sh").read_text()
+    script = init.split("<<'SQL'\n", 1)[1].rsplit("SQL", 1)[0]
+    names = {"dagster": f"d_{tag}", "forecast": f"f_{tag}", "mlflow": f"m_{tag}", "warehouse": f"w_{tag}"}
+    for old, new in names.items():
+        script = re.sub(rf"\b{old}\b", new, script)
+    env = {"DAGSTER_DB_PASSWORD": "a1", "WAREHOUSE_DB_PASSWORD": "b2", "MLFLOW_DB_PASSWORD": "c3"}
+    databases = {"dagster": names["dagster"], "forecast": names["warehouse"], "mlflow": names["mlflow"]}
+    try:
+        result = subprocess.run(
+            ["psql", "-v", "ON_ERROR_STOP=1", "-X", "-q", SCRATCH.admin_url],
+            input=script,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        with psycopg2.connect(SCRATCH.admin_url) as con, con.cursor() as cur:
+            for role in ("dagster", "forecast", "mlflow"):
+                cur.execute(
+                    "select rolsuper, rolcreaterole, rolcreatedb, left(rolpassword, 14) = 'SCRAM-SHA-256$' "
+                    "from pg_authid where rolname = %s",
+                    [names[role]],
+                )
+                assert cur.fetchone() == (False, role == "forecast", False, True), role
+                for database in databases.values():
+                    cur.execute("select has_database_privilege(%s, %s, 'CONNECT')", [names[role], database])
+                    assert cur.fetchone()[0] is (database == databases[role]), (role, database)
+        # And the role really connects to its own database.
+        own = with_database(SCRATCH.admin_url, databases["forecast"]).replace(
+            "postgres@", f"{names['forecast']}@"
+        )
+        psycopg2.connect(own).close()
+    finally:
+        admin = psycopg2.connect(SCRATCH.admin_url)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            for database in databases.values():
+                cur.execute(f'drop database if exists "{database}" with (force)')
+            for role in ("dagster", "forecast", "mlflow"):
+                cur.execute(f'drop role if exists "{names[role]}"')
+        admin.close()
+
+
+def test_helm_mounts_the_landing_and_model_cache_volumes_everywhere():
+    values = _yaml(DOCKER / "helm" / "values.yaml")
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    claims = {
+        doc["metadata"]["name"]: doc["spec"]["accessModes"]
+        for doc in yaml.safe_load_all((DOCKER / "helm" / "volumes.yaml").read_text())
+    }
+    assert claims == {
+        "forecast-assets-landing": ["ReadWriteMany"],
+        "forecast-assets-models": ["ReadWriteMany"],
+    }
+    env = {e["name"]: e["value"] for e in deployment["env"]}
+    wanted = {"forecast-assets-landing": env["LANDING_DIR"], "forecast-assets-models": env["HF_HOME"]}
+    # The code server (sensor) and the run pods, whose config the step pods inherit, all mount both.
+    for pod in (deployment, launcher):
+        by_name = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+        mounted = {by_name[m["name"]]: m["mountPath"] for m in pod["volumeMounts"]}
+        assert mounted == wanted
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+
+
+def test_helm_has_the_same_run_limits_as_dagster_yaml():
+    helm = _yaml(DOCKER / "helm" / "values.yaml")["concurrency"]["runs"]["tagConcurrencyLimits"]
+    instance = _yaml(DOCKER / "dagster.yaml")["concurrency"]["runs"]["tag_concurrency_limits"]
+
+    def per_client(limits):
+        return {
+            (limit["key"], limit["limit"])
+            for limit in limits
+            if isinstance(limit.get("value"), dict) and limit["value"].get("applyLimitPerUniqueValue")
+        }
+
+    assert per_client(helm) == per_client(instance)
+    assert ("dagster/asset_partition_range_start", 1) in per_client(helm)
+    assert ("dagster/partition", 1) in per_client(helm)
 
 
 def _without_required(schema: dict) -> dict:

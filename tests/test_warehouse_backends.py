@@ -160,6 +160,10 @@ def test_one_url_gives_dbt_mlflow_and_libpq_their_forms(tmp_path):
         "DBT_PG_USER": "forecast",
         "DBT_ENV_SECRET_PG_PASSWORD": "s@cret",
         "DBT_PG_DBNAME": "warehouse",
+        "DBT_PG_SSLMODE": "prefer",
+        "DBT_PG_SSLROOTCERT": "",
+        "DBT_PG_SSLCERT": "",
+        "DBT_PG_SSLKEY": "",
     }
     assert dbt_env(f"duckdb:///{tmp_path}/w.duckdb") == {
         "DBT_TARGET": "duckdb",

@@ -1,4 +1,9 @@
-"""MLflow tracking: an experiment per client, a run per forecast materialization."""
+"""MLflow tracking: an experiment per client, a run per forecast materialization.
+
+A run describes a write: the asset writes its rows inside the ``asset_run`` block, so the run ends
+after the write, FINISHED when the block completes and FAILED when anything in it raises (the
+write included), never a successful run for rows that were not written.
+"""
 
 from __future__ import annotations
 
@@ -33,22 +38,52 @@ class MlflowTracking(ConfigurableResource):
         mlflow.set_tracking_uri(sqlalchemy_url(self.tracking_uri))
         return mlflow
 
+    def experiment_id(self, client_id: str) -> str:
+        """The id of the client's experiment (``forecast-assets/<client>``), created if missing.
+
+        Idempotent under races: two steps of a new client starting together both see no
+        experiment and both create it; the loser's "already exists" error is answered by reading
+        the winner's experiment.
+        """
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+        mlflow = self._client()
+        name = f"forecast-assets/{validate_client_key(client_id)}"
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return mlflow.create_experiment(name, artifact_location=self.artifact_root)
+        except MlflowException as exc:
+            if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
+            found = mlflow.get_experiment_by_name(name)
+            if found is None:  # deleted meanwhile: nothing sensible to do but report it
+                raise
+            return found.experiment_id
+
     @contextmanager
     def run(self, client_id: str, run_name: str, tags: dict[str, str]) -> Iterator[object]:
-        """Start a run in the client's experiment (``forecast-assets/<client>``)."""
+        """A run in the client's experiment, ended when the block ends: FINISHED if it completes,
+        FAILED (and the error re-raised) if anything in it raises."""
         mlflow = self._client()
-        experiment = f"forecast-assets/{validate_client_key(client_id)}"
-        if mlflow.get_experiment_by_name(experiment) is None:
-            mlflow.create_experiment(experiment, artifact_location=self.artifact_root)
-        mlflow.set_experiment(experiment)
-        with mlflow.start_run(run_name=run_name, tags=tags) as active:
+        experiment_id = self.experiment_id(client_id)
+        active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        try:
             yield active
+        except BaseException:
+            mlflow.end_run(status="FAILED")
+            raise
+        mlflow.end_run(status="FINISHED")
 
     def asset_run(
         self, asset: str, client_id: str, as_of: pd.Timestamp, dagster_run_id: str
     ) -> AbstractContextManager[object]:
         """The run of one asset materialization, named ``<asset> <as_of>`` and tagged with the
-        asset, the client and the Dagster run, so an MLflow run leads back to its Dagster run."""
+        asset, the client and the Dagster run, so an MLflow run leads back to its Dagster run.
+        Write the rows it describes inside the block: the run then ends after the write, and
+        FAILED when the write fails."""
         tags = {"asset": asset, "client_id": client_id, "dagster_run_id": dagster_run_id}
         return self.run(client_id, f"{asset} {as_of.date()}", tags)
 

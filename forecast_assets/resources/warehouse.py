@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +95,16 @@ class Warehouse(ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    def client_lock(self, client_id: str) -> AbstractContextManager[None]:
+        """Held around every write of one client's rows, dbt builds included: one run per client
+        at a time on Postgres (an advisory lock, see :func:`warehouse_postgres.client_lock`),
+        however the run was started. DuckDB needs none: its file lock admits one writing process
+        at a time already."""
+        validate_client_key(client_id)
+        if self.backend == "postgres":
+            return pg.client_lock(self.url, client_id)
+        return nullcontext()
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         """Run a read query with positional ``?`` parameters."""

@@ -8,9 +8,11 @@ are composed with :mod:`psycopg2.sql`, values always travel as parameters.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -115,6 +117,59 @@ def connect(url: str) -> Iterator[psycopg2.extensions.connection]:
         yield con
     finally:
         con.close()
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name``: the same in every process and
+    Python version (``hash()`` is salted per process), and namespaced so our locks do not meet
+    another application's on the same server."""
+    digest = hashlib.blake2b(f"forecast-assets:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_HELD = threading.local()  # advisory locks this thread holds: name -> depth
+
+
+@contextmanager
+def advisory_lock(url: str, name: str) -> Iterator[None]:
+    """Hold the session-level advisory lock ``name`` for the duration of the block.
+
+    The lock lives on a dedicated autocommit connection, so it spans any number of transactions
+    on other connections, and a dbt subprocess, and is released when the block ends, or by the
+    server when the process dies (the connection closes). Re-entrant within a thread: a block
+    nested in another holding the same lock (a write inside a locked dbt step) does not wait for
+    itself; other threads and processes do wait.
+    """
+    held = _HELD.__dict__.setdefault("names", {})
+    if held.get((url, name)):
+        held[(url, name)] += 1
+        try:
+            yield
+        finally:
+            held[(url, name)] -= 1
+        return
+    with connect(url) as con:
+        con.autocommit = True
+        key = advisory_key(name)
+        with con.cursor() as cur:
+            cur.execute("select pg_advisory_lock(%s)", [key])
+        held[(url, name)] = 1
+        try:
+            yield
+        finally:
+            held.pop((url, name), None)
+            try:
+                with con.cursor() as cur:
+                    cur.execute("select pg_advisory_unlock(%s)", [key])
+            except psycopg2.Error:
+                pass  # a broken connection: closing it (below) releases the lock all the same
+
+
+def client_lock(url: str, client_id: str) -> AbstractContextManager[None]:
+    """The lock of one client: every write of the client's rows (Python writes and its dbt
+    builds) holds it, so two runs of one client never interleave, whatever started them, while
+    runs of different clients never wait for each other."""
+    return advisory_lock(url, f"client:{client_id}")
 
 
 def execute(cur, query: str, params: Sequence[object] = ()) -> None:
@@ -239,11 +294,12 @@ def replace_rows(
     """For each ``(table, scope, schema, frames)``: delete the client's rows matching ``scope`` and
     COPY ``frames`` in, all in one transaction (a failure leaves every table as it was).
 
-    A transaction-scoped advisory lock per table and client serializes two runs of the same client,
-    which would otherwise both delete and both insert.
+    The client's lock (:func:`client_lock`) is held around the transaction, so the write never
+    interleaves with another run of the same client (its writes or its dbt build); a
+    transaction-scoped advisory lock per table and client stays as a second guard.
     """
     written: dict[str, int] = {}
-    with connect(url) as con:
+    with client_lock(url, client_id), connect(url) as con:
         try:
             with con.cursor() as cur:
                 for table, scope, schema, frames in writes:

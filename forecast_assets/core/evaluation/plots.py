@@ -5,7 +5,9 @@
 - :func:`accuracy_bar_chart`: one bar per model for each chosen metric, client level.
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no global state, no display),
-so they are safe in worker processes and threads.
+so they are safe in worker processes and threads. Every text that carries data (item ids, model
+names, titles) is drawn with ``parse_math=False``: a client's item id such as ``PROMO $x$`` is a
+label, not math text (which would fail to parse and with it the whole evaluation).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _empty(message: str, path: str | Path | None, dpi: int) -> bytes:
     figure = Figure(figsize=(6, 2.5))
     ax = figure.add_subplot()
     ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center")
+    ax.text(0.5, 0.5, message, ha="center", va="center", parse_math=False)
     return _to_png(figure, path, dpi)
 
 
@@ -106,7 +108,7 @@ def fan_chart(
             ax.plot(future["date"], median, color="tab:blue", linewidth=1.5, label="median")
             if "model" in future:
                 label = f"{item} ({', '.join(sorted(map(str, future['model'].unique())))})"
-        ax.set_title(label, fontsize=9)
+        ax.set_title(label, fontsize=9, parse_math=False)
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
         for text in ax.get_xticklabels():
@@ -115,7 +117,7 @@ def fan_chart(
         ax.axis("off")
     axes[0].legend(fontsize=7, loc="upper left")
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, parse_math=False)
     return _to_png(figure, path, dpi)
 
 
@@ -151,8 +153,15 @@ def accuracy_bar_chart(
                 va="bottom",
                 fontsize=7,
             )
-        ax.set_xticks(positions, [str(m) for m in table.index], rotation=30, ha="right", fontsize=7)
-        ax.set_title(metric.upper(), fontsize=9)
+        ax.set_xticks(
+            positions,
+            [str(m) for m in table.index],
+            rotation=30,
+            ha="right",
+            fontsize=7,
+            parse_math=False,
+        )
+        ax.set_title(metric.upper(), fontsize=9, parse_math=False)
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, parse_math=False)
     return _to_png(figure, path, dpi)

@@ -37,13 +37,18 @@ def dbt_vars(partition_key: str, horizon: int) -> dict[str, str | int]:
 
 
 def _build(
-    context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastingParams, warehouse_url: str
+    context: AssetExecutionContext, dbt: DbtCliResource, params: ForecastingParams, warehouse: Warehouse
 ) -> Iterator[Any]:
-    """``dbt build`` of the selected models for the run's client, against the run's warehouse."""
+    """``dbt build`` of the selected models for the run's client, against the run's warehouse.
+
+    The client's warehouse lock is held (on a connection of this process) for the whole dbt
+    subprocess: dbt's delete+insert of two runs of one client would otherwise interleave and leave
+    both versions in a mart."""
     build_vars = dbt_vars(context.partition_key, params.horizon)
     # The dbt subprocess reads its target and connection from its environment (profiles.yml).
-    os.environ.update(dbt_env(warehouse_url))
-    yield from dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream()
+    os.environ.update(dbt_env(warehouse.url))
+    with warehouse.client_lock(context.partition_key):
+        yield from dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream()
 
 
 @functools.cache
@@ -73,7 +78,7 @@ def build_dbt_assets() -> tuple[AssetsDefinition, AssetsDefinition]:
         warehouse: Warehouse,
     ):
         """Staging views, ``ts_demand_daily`` and ``covariate_calendar`` for one client."""
-        yield from _build(context, dbt, forecasting_params, warehouse.url)
+        yield from _build(context, dbt, forecasting_params, warehouse)
 
     @_stage(manifest, "serving")
     def dbt_serving(
@@ -88,7 +93,7 @@ def build_dbt_assets() -> tuple[AssetsDefinition, AssetsDefinition]:
         On Postgres with consumer roles set up (``forecast-assets grant-consumers``), row-level
         security and grants are re-applied after the build: a dbt full refresh re-creates the marts
         without them."""
-        yield from _build(context, dbt, forecasting_params, warehouse.url)
+        yield from _build(context, dbt, forecasting_params, warehouse)
         if warehouse.backend == "postgres":
             secured = resecure_if_enabled(warehouse.url)
             if secured:
