@@ -8,6 +8,14 @@ Connections are short-lived: DuckDB admits one writing process at a time and dbt
 subprocess, so no connection is ever held across a dbt call or model inference. Every write of a
 client partition replaces that client's rows in one transaction, so a rerun is idempotent and a
 failed run leaves the previous rows in place. Values always travel as query parameters.
+
+What keeps reads of one client and origin fast as history accumulates: on Postgres a
+``(client_id, as_of)`` index on every table that has both columns (created with the table, or at
+the first write after an upgrade). On DuckDB nothing extra: each write inserts one client's rows
+of one ``as_of`` in one statement, so they lie contiguously, in a run of row groups shared at
+most with the neighbouring writes at its ends, and the min/max zonemaps DuckDB keeps per row group
+let a filter on ``client_id`` and ``as_of`` skip the rest (an ART index would cost memory and
+slow the bulk inserts, for lookups the zonemaps already prune).
 """
 
 from __future__ import annotations
@@ -49,6 +57,19 @@ class TableWrite:
     frame: pl.DataFrame | pd.DataFrame | None = None
     scope: dict[str, object] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    # Backtest rows (kind = 'backtest') of this client whose as_of lies more than this many days
+    # before the written scope's as_of are deleted in the write's transaction, so a forecast
+    # table's history does not grow without bound (the served accuracy of those backtests stays
+    # aggregated in ml.forecast_evaluation). None keeps them all.
+    backtest_retention_days: int | None = None
+
+    def backtest_expiry(self) -> object | None:
+        """The as_of before which this client's backtest rows are deleted, or None."""
+        if self.backtest_retention_days is None:
+            return None
+        if "as_of" not in self.scope:
+            raise ValueError(f"{self.table}: a backtest retention needs the write scoped by as_of")
+        return (pd.Timestamp(self.scope["as_of"]) - pd.Timedelta(days=self.backtest_retention_days)).date()
 
 
 def _client_frame(write: TableWrite, client_id: str) -> pl.DataFrame:
@@ -178,6 +199,11 @@ class Warehouse(ConfigurableResource):
                         f"insert into {table} by name select * from {source}", params
                     ).fetchone()
                     written[table] = int(count[0]) if count else 0
+                    if (expiry := write.backtest_expiry()) is not None:
+                        con.execute(
+                            f"delete from {table} where client_id = ? and kind = 'backtest' and as_of < ?",
+                            [client_id, expiry],
+                        )
                     if not write.files:
                         con.unregister("incoming")
                 con.execute("commit")
@@ -198,7 +224,7 @@ class Warehouse(ConfigurableResource):
             else:
                 frame = _client_frame(write, client_id)
                 schema, frames = dict(frame.schema), iter([frame])
-            planned.append((table, write.scope, schema, frames))
+            planned.append((table, write.scope, schema, frames, write.backtest_expiry()))
         return pg.replace_rows(self.url, client_id, planned)
 
     def add_missing_columns(self, table: str, frame: pl.DataFrame) -> list[str]:

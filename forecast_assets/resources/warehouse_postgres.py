@@ -238,6 +238,35 @@ def _create_table(cur, table: str, schema: dict[str, pl.DataType]) -> None:
     cur.execute(sql.SQL("create table if not exists {} ({})").format(_table_ident(table), columns))
 
 
+def client_as_of_index(table: str) -> str:
+    """The name of ``table``'s ``(client_id, as_of)`` index, qualified by its schema."""
+    schema, name = table.split(".")
+    return f"{schema}.{name}_client_as_of_idx"
+
+
+def ensure_client_as_of_index(cur, table: str, schema: dict[str, pl.DataType]) -> None:
+    """A ``(client_id, as_of)`` index on a table that has both columns (the forecast and
+    evaluation tables, whose history accumulates one origin per run): each write's delete of the
+    client's origin, each reader of one origin and the backtest retention delete find their rows
+    through it instead of scanning every client's history.
+
+    Created with the table, or by the first write to a table an older version created; once it
+    exists, a catalog lookup is all it costs.
+    """
+    if "client_id" not in schema or "as_of" not in schema:
+        return
+    index = client_as_of_index(table)
+    cur.execute("select to_regclass(%s)", [index])
+    if cur.fetchone()[0] is not None:
+        return
+    cur.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"create {index}"])
+    cur.execute(
+        sql.SQL("create index if not exists {} on {} (client_id, as_of)").format(
+            sql.Identifier(index.split(".")[1]), _table_ident(table)
+        )
+    )
+
+
 def copy_frame(cur, table: str, frame: pl.DataFrame) -> int:
     """Append ``frame`` to ``table`` with COPY, matching columns by name, in bounded batches.
 
@@ -289,10 +318,13 @@ def add_missing_columns(url: str, table: str, schema: dict[str, pl.DataType]) ->
 def replace_rows(
     url: str,
     client_id: str,
-    writes: Sequence[tuple[str, dict[str, object], dict[str, pl.DataType], Iterator[pl.DataFrame]]],
+    writes: Sequence[
+        tuple[str, dict[str, object], dict[str, pl.DataType], Iterator[pl.DataFrame], object | None]
+    ],
 ) -> dict[str, int]:
-    """For each ``(table, scope, schema, frames)``: delete the client's rows matching ``scope`` and
-    COPY ``frames`` in, all in one transaction (a failure leaves every table as it was).
+    """For each ``(table, scope, schema, frames, backtest_expiry)``: delete the client's rows
+    matching ``scope``, COPY ``frames`` in and, with an expiry date, delete the client's backtest
+    rows of an earlier ``as_of``, all in one transaction (a failure leaves every table as it was).
 
     The client's lock (:func:`client_lock`) is held around the transaction, so the write never
     interleaves with another run of the same client (its writes or its dbt build); a
@@ -302,8 +334,9 @@ def replace_rows(
     with client_lock(url, client_id), connect(url) as con:
         try:
             with con.cursor() as cur:
-                for table, scope, schema, frames in writes:
+                for table, scope, schema, frames, expiry in writes:
                     _create_table(cur, table, schema)
+                    ensure_client_as_of_index(cur, table, schema)
                     cur.execute(
                         "select pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{table}:{client_id}"]
                     )
@@ -315,6 +348,13 @@ def replace_rows(
                         [client_id, *(_param(v) for v in scope.values())],
                     )
                     written[table] = sum(copy_frame(cur, table, frame) for frame in frames)
+                    if expiry is not None:
+                        cur.execute(
+                            sql.SQL(
+                                "delete from {} where client_id = %s and kind = 'backtest' and as_of < %s"
+                            ).format(_table_ident(table)),
+                            [client_id, expiry],
+                        )
             con.commit()
         except Exception:
             con.rollback()

@@ -6,7 +6,9 @@ the Syntetos-Boylan-Croston classification. Quantiles come from the models' own 
 intervals (the central ``level``% interval gives the ``(1-level)/2`` and ``(1+level)/2``
 quantiles); the moving average and Croston have none, so they get conformal intervals from
 statsforecast. Series too short for those models get a historic average, with the reason
-recorded. statsforecast fits items in parallel processes when ``n_jobs`` > 1.
+recorded. statsforecast fits items in parallel processes when ``n_jobs`` > 1 (``-1``: every
+core); with a Ray address the items are fitted by Ray tasks instead (``distributed.py``). Every
+model is fitted per item, so the forecasts do not depend on how the items are spread.
 
 Stock-out days are missing demand, never zeros: the shelf was empty, so what sold says nothing
 about what customers wanted. The statsforecast models need a complete series, so a stock-out
@@ -205,15 +207,29 @@ def forecast_baselines_from_origins(
     min_history_days: int = 14,
     n_jobs: int = 1,
     run_id: str | None = None,
+    ray_address: str = "",
 ) -> tuple[pd.DataFrame, BaselineResult]:
     """The baselines from every ``(kind, cutoff)`` origin as ``ml.baseline_forecast`` rows, and the
     result of the live (``forecast``) origin, whose skipped items and demand classes are reported.
 
     The origins are the ones Chronos forecasts from too, so the models' backtest scores compare.
+    Fitted in ``n_jobs`` local processes, or on the Ray cluster at ``ray_address`` when one is
+    given (``"local"``: a Ray cluster started on this machine for the call).
     """
+    cutoffs = [cutoff for _, cutoff in origins]
+    if ray_address:
+        from forecast_assets.core.forecasting.distributed import forecast_baselines_on_ray
+
+        results = forecast_baselines_on_ray(
+            demand, cutoffs, horizon, quantiles, min_history_days, address=ray_address
+        )
+    else:
+        results = [
+            forecast_baselines(demand, cutoff, horizon, quantiles, min_history_days, n_jobs=n_jobs)
+            for cutoff in cutoffs
+        ]
     parts, future = [], None
-    for kind, cutoff in origins:
-        result = forecast_baselines(demand, cutoff, horizon, quantiles, min_history_days, n_jobs=n_jobs)
+    for (kind, cutoff), result in zip(origins, results, strict=True):
         if kind == "forecast":
             future = result
         if result.forecasts.empty:
