@@ -135,7 +135,10 @@ def table(accuracy: pd.DataFrame, chronos_status: str) -> str:
     """Markdown: per model, WAPE pooled over items, MASE and SQL averaged over items, per client."""
     items = accuracy[accuracy["level"] == "item"]
     clients = accuracy[accuracy["level"] == "client"]
-    lines = ["| model | client | WAPE | MASE | scaled quantile loss | items |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | client | WAPE | MASE | scaled quantile loss | 10-90% coverage | items |",
+        "|---|---|---|---|---|---|---|",
+    ]
     order = sorted(clients["model"].unique(), key=lambda m: (m.startswith("champion"), m))
     for model in order:
         for client, group in clients[clients["model"] == model].groupby("client_id"):
@@ -143,10 +146,10 @@ def table(accuracy: pd.DataFrame, chronos_status: str) -> str:
             row = group.iloc[0]
             lines.append(
                 f"| {model} | {client} | {row['wape']:.3f} | {item_rows['mase'].mean():.3f} | "
-                f"{item_rows['sql'].mean():.3f} | {len(item_rows)} |"
+                f"{item_rows['sql'].mean():.3f} | {row['coverage_80']:.3f} | {len(item_rows)} |"
             )
     if chronos_status != "ok":
-        lines.append(f"| chronos-2 | both | not run | | | {chronos_status} |")
+        lines.append(f"| chronos-2 | both | not run | | | | {chronos_status} |")
     return "\n".join(lines)
 
 

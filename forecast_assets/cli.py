@@ -54,32 +54,33 @@ def _instance(settings: Settings):
     return DagsterInstance.get()
 
 
-def run_clients(settings: Settings, clients: list[str], as_of: str | None = None) -> bool:
-    """Register the clients as partitions and run the whole job for each; True if all succeeded."""
+def run_clients(
+    settings: Settings, clients: list[str], as_of: str | None = None, retrospective: bool = False
+) -> bool:
+    """Register the clients as partitions and run the whole job for each; True if all succeeded.
+
+    ``retrospective`` tags the runs (``forecast-assets/retrospective=true``): their evaluations
+    are recorded as retrospective and do not change the as_of the marts serve. A run with an
+    explicit ``as_of`` and no tag is a normal run: it is served (a fix of a wrong future date)."""
     from forecast_assets.definitions import build_definitions
+    from forecast_assets.defs.evaluation import RETROSPECTIVE_TAG
+    from forecast_assets.defs.inputs import AS_OF_OPS
 
     instance = _instance(settings)
     instance.add_dynamic_partitions(clients_partitions.name, clients)
     job = build_definitions(settings).resolve_job_def("forecast_client")
     run_config = None
     if as_of:
-        cfg = {"config": {"as_of": as_of}}
-        run_config = {
-            "ops": {
-                name: cfg
-                for name in (
-                    "chronos_forecast",
-                    "baseline_forecast",
-                    "forecast_evaluation",
-                    "inventory_metrics",
-                )
-            }
-        }
+        run_config = {"ops": {name: {"config": {"as_of": as_of}} for name in AS_OF_OPS}}
     ok = True
     for client in clients:
         print(f"== running client {client} ...", flush=True)
         result = job.execute_in_process(
-            partition_key=client, instance=instance, run_config=run_config, raise_on_error=False
+            partition_key=client,
+            instance=instance,
+            run_config=run_config,
+            tags={RETROSPECTIVE_TAG: "true"} if retrospective else None,
+            raise_on_error=False,
         )
         print(f"   {client}: {'success' if result.success else 'FAILED'} (run {result.run_id})", flush=True)
         ok &= result.success
@@ -129,14 +130,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_retrospective(settings: Settings, clients: list[str], as_of_range: str, every_days: int) -> bool:
     """One run per client and origin over ``START:END`` (oldest first): the forecasts the clients
-    would have had, each scored against what happened after it (``fct_forecast_accuracy``)."""
+    would have had, each scored against what happened after it (``fct_forecast_accuracy``).
+    The runs are tagged retrospective: the marts keep serving the clients' latest other run."""
     from forecast_assets.core.running.retrospective import as_of_dates, parse_as_of_range
 
     start, end = parse_as_of_range(as_of_range)
     ok = True
     for day in as_of_dates(start, end, every_days):
         print(f"== origin as_of={day}", flush=True)
-        ok &= run_clients(settings, clients, day.isoformat())
+        ok &= run_clients(settings, clients, day.isoformat(), retrospective=True)
     return ok
 
 

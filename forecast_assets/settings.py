@@ -96,6 +96,11 @@ def _numbers(name: str, raw: str) -> tuple[float, ...]:
         raise ValueError(f"{name} must be comma-separated numbers, got {raw!r}") from exc
 
 
+def _names(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated names (model names such as ``auto_ets,auto_theta``), blanks dropped."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _source(env: str, parse: Parser = _text) -> dict[str, Any]:
     """Field metadata: the environment variable and the parser of its text."""
     return {"env": env, "parse": parse}
@@ -123,10 +128,24 @@ class Settings:
     chronos_required: bool = _setting(False, "CHRONOS_REQUIRED", _bool)
     chronos_cross_learning: bool = _setting(False, "CHRONOS_CROSS_LEARNING", _bool)
     chronos_chunk_items: int = _setting(1024, "CHRONOS_CHUNK_ITEMS", _int)
-    baseline_n_jobs: int = _setting(1, "BASELINE_N_JOBS", _int)
+    baseline_n_jobs: int = _setting(-1, "BASELINE_N_JOBS", _int)  # -1: every core
+    # Where the baselines fit: empty, local processes (BASELINE_N_JOBS); "local", a Ray cluster
+    # started on this machine for the step; "ray://head:10001", that (KubeRay) Ray cluster.
+    ray_address: str = _setting("", "RAY_ADDRESS")
     backtest_windows: int = _setting(3, "BACKTEST_WINDOWS", _int)
+    # The global LightGBM model (core/forecasting/global_model.py) and the fixed-member ensembles.
+    global_model_enabled: bool = _setting(True, "GLOBAL_MODEL_ENABLED", _bool)
+    global_model_rounds: int = _setting(300, "GLOBAL_MODEL_ROUNDS", _int)
+    global_model_conformal_windows: int = _setting(4, "GLOBAL_MODEL_CONFORMAL_WINDOWS", _int)
+    global_model_history_days: int = _setting(730, "GLOBAL_MODEL_HISTORY_DAYS", _int)
+    global_model_n_jobs: int = _setting(1, "GLOBAL_MODEL_N_JOBS", _int)
+    ensemble_members: tuple[str, ...] = _setting(
+        ("auto_ets", "auto_theta", "lightgbm", "chronos-2"), "ENSEMBLE_MEMBERS", _names
+    )
     backtest_step_days: int = _setting(7, "BACKTEST_STEP_DAYS", _int)
-    champion_metric: str = _setting("mae", "CHAMPION_METRIC", _lower)
+    # A forecast write deletes the client's backtest rows of an as_of this many days older (0: none).
+    backtest_retention_days: int = _setting(90, "BACKTEST_RETENTION_DAYS", _int)
+    champion_metric: str = _setting("sql", "CHAMPION_METRIC", _lower)
     champion_margin: float = _setting(0.05, "CHAMPION_MARGIN", _float)
     champion_scope: str = _setting("client", "CHAMPION_SCOPE", _lower)
     drift_recent_days: int = _setting(28, "DRIFT_RECENT_DAYS", _int)
@@ -204,9 +223,14 @@ class Settings:
             ("MIN_HISTORY_DAYS", self.min_history_days),
             ("DRIFT_RECENT_DAYS", self.drift_recent_days),
             ("PLOT_TOP_ITEMS", self.plot_top_items),
+            ("GLOBAL_MODEL_ROUNDS", self.global_model_rounds),
+            ("GLOBAL_MODEL_CONFORMAL_WINDOWS", self.global_model_conformal_windows),
+            ("GLOBAL_MODEL_HISTORY_DAYS", self.global_model_history_days),
+            ("GLOBAL_MODEL_N_JOBS", self.global_model_n_jobs),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
+        self._validate_scale()
         if self.champion_metric not in {"mae", "rmse", "wape", "mape", "smape", "mase", "wql", "sql"}:
             raise ValueError(
                 f"CHAMPION_METRIC must be a lower-is-better metric, got {self.champion_metric!r}"
@@ -229,6 +253,23 @@ class Settings:
             raise ValueError(f"XYZ_CUTOFFS must be two increasing positive CVs, got {x},{y}")
         check_holiday_country(self.holiday_country)
         self._validate_running()
+
+    def _validate_scale(self) -> None:
+        """Where and how widely the model fits run, and how long backtest rows are kept."""
+        if self.baseline_n_jobs == 0 or self.baseline_n_jobs < -1:
+            raise ValueError(
+                f"BASELINE_N_JOBS must be -1 (every core) or at least 1, got {self.baseline_n_jobs}"
+            )
+        if self.ray_address and not re.fullmatch(
+            r"local|auto|(ray://)?[A-Za-z0-9.\-]+:\d+", self.ray_address
+        ):
+            raise ValueError(
+                f"RAY_ADDRESS must be empty, local, auto or [ray://]host:port, got {self.ray_address!r}"
+            )
+        if self.backtest_retention_days < 0:
+            raise ValueError(
+                f"BACKTEST_RETENTION_DAYS must be 0 (keep all) or more, got {self.backtest_retention_days}"
+            )
 
     def _validate_running(self) -> None:
         """The knobs of the sensors, schedule and alerts (checked at load, not at the first tick)."""

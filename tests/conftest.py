@@ -65,7 +65,9 @@ def make_settings(home: Path, **overrides) -> Settings:
             warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}",
             mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
         )
-    values = dict(home=home, landing_dir=home / "landing", **storage)
+    # The global LightGBM model with few rounds: tests check behaviour, not accuracy.
+    fast = dict(global_model_rounds=30, global_model_conformal_windows=2)
+    values = dict(home=home, landing_dir=home / "landing", **fast, **storage)
     values.update(overrides)
     return Settings(**values)
 

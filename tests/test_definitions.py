@@ -37,7 +37,10 @@ def test_one_job_carries_a_client_from_landing_to_marts(defs):
     } <= keys
     assert job.partitions_def == clients_partitions
     graph = defs.resolve_asset_graph()
-    assert AssetKey("chronos_forecast") in graph.get(AssetKey("fct_demand_forecast")).parent_keys
+    # The served mart copies its candidate, which reads the forecasts (and carries the dbt tests).
+    candidate = AssetKey("fct_demand_forecast__candidate")
+    assert candidate in graph.get(AssetKey("fct_demand_forecast")).parent_keys
+    assert AssetKey("chronos_forecast") in graph.get(candidate).parent_keys
 
 
 def test_chronos_op_is_gpu_tagged_for_kubernetes(defs):

@@ -10,15 +10,13 @@ from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
 from forecast_assets.core.forecasting.frame import quantile_column
 from forecast_assets.definitions import build_assets, build_resource_defs
+from forecast_assets.defs.inputs import AS_OF_OPS
 from forecast_assets.defs.partitions import clients_partitions
 
 from .backends import sql_rows
 from .conftest import SMALL_CLIENTS, make_instance, make_settings
 
 QCOLS = [quantile_column(q) for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
-
-
-AS_OF_OPS = ("chronos_forecast", "baseline_forecast", "forecast_evaluation", "inventory_metrics")
 
 
 def run_flow(settings, client: str, instance=None, as_of: str | None = None):
@@ -127,7 +125,28 @@ def test_flow_with_random_weight_chronos(chronos_settings):
     # MLflow: one run per forecast materialization in the client's experiment.
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     runs = mlflow.search_runs(experiment_names=["forecast-assets/shop_a"])
-    assert set(runs["tags.asset"]) == {"chronos_forecast", "baseline_forecast", "forecast_evaluation"}
+    assert set(runs["tags.asset"]) == {
+        "chronos_forecast",
+        "baseline_forecast",
+        "global_forecast",
+        "ensemble_forecast",
+        "forecast_evaluation",
+    }
+    global_run = runs[runs["tags.asset"] == "global_forecast"].iloc[0]
+    assert global_run["params.objective"].startswith("tweedie")
+    # The global model and the ensembles (Chronos joins them) forecast, and are scored like any model.
+    models = {r[0] for r in sql(settings, "select distinct model from ml.global_forecast")}
+    models |= {r[0] for r in sql(settings, "select distinct model from ml.ensemble_forecast")}
+    assert models == {
+        "lightgbm",
+        "ensemble_median(auto_ets+auto_theta+lightgbm+chronos-2)",
+        "ensemble_mean(auto_ets+auto_theta+lightgbm+chronos-2)",
+    }
+    scored = {
+        r[0]
+        for r in sql(settings, "select distinct model from ml.forecast_evaluation where level = 'client'")
+    }
+    assert models <= scored
     chronos_run = runs[runs["tags.asset"] == "chronos_forecast"].iloc[0]
     assert chronos_run["params.model_id"] == str(settings.chronos_model_id)
     assert chronos_run["params.covariates"].split(",")[:2] == ["promo_flag", "promo_discount"]

@@ -294,7 +294,84 @@ def test_dbt_docs_generate(built):
 def test_an_item_without_an_inventory_row_fails_the_dbt_tests(built, tmp_path):
     path, work, _ = built
     broken = clone_warehouse(path, tmp_path)
-    execute(broken, "delete from analytics.fct_inventory_recommendations where item_id = 'b'")
-    result = dbt(["test", "--select", "dim_item"], broken, work, "shop_x")
+    execute(
+        broken,
+        "delete from analytics_candidates.fct_inventory_recommendations__candidate where item_id = 'b'",
+    )
+    result = dbt(["test", "--select", "dim_item__candidate"], broken, work, "shop_x")
     assert result.returncode != 0
-    assert "FAIL 1 has_match_dim_item_client_id__item_id__ref_fct_inventory_recommendations_" in result.stdout
+    assert "FAIL 1 has_match_dim_item__candidate_client_id__item_id" in result.stdout, result.stdout[-3000:]
+
+
+def test_the_data_tests_are_on_the_candidates_and_every_mart_waits_for_all_of_them(built):
+    """A served mart carries the contract, its candidate the tests: `dbt build` runs a model's
+    tests before its children, so a client's rows reach a served mart only once every candidate's
+    tests passed (each mart depends on all four candidates)."""
+    _, work, _ = built
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    nodes = manifest["nodes"]
+    candidates = {f"model.forecast_assets.{m}__candidate" for m in MARTS}
+    tested = {
+        parent
+        for node in nodes.values()
+        if node["resource_type"] == "test"
+        for parent in node["depends_on"]["nodes"]
+        if parent.split(".")[-1].removesuffix("__candidate") in MARTS
+    }
+    assert tested == candidates  # every candidate is tested, no served mart is
+    for mart in MARTS:
+        served, candidate = (
+            nodes[f"model.forecast_assets.{mart}"],
+            nodes[f"model.forecast_assets.{mart}__candidate"],
+        )
+        assert set(served["depends_on"]["nodes"]) == candidates
+        assert served["schema"] == "analytics" and candidate["schema"] == "analytics_candidates"
+        assert list(candidate["columns"]) == list(served["columns"]), mart
+        assert "serving" in candidate["tags"] and "serving" in served["tags"]
+
+
+def _runs(client: str, *runs: tuple[dt.date, int, bool]) -> pl.DataFrame:
+    """ml.forecast_runs rows: (as_of, minutes after a fixed time it was evaluated, retrospective)."""
+    start = dt.datetime(2026, 11, 1, 6, 0)
+    return pl.DataFrame(
+        {
+            "as_of": [r[0] for r in runs],
+            "evaluated_at": [start + dt.timedelta(minutes=r[1]) for r in runs],
+            "retrospective": [r[2] for r in runs],
+            "dagster_run_id": [f"{client}-{k}" for k in range(len(runs))],
+        },
+        schema={"as_of": pl.Date, "evaluated_at": pl.Datetime("us"), "retrospective": pl.Boolean}
+        | {"dagster_run_id": pl.Utf8},
+    )
+
+
+def test_marts_serve_the_latest_non_retrospective_run_not_the_latest_as_of(built, tmp_path):
+    """NEW was a wrong future date, fixed by a later normal run for OLD: OLD is served (forecast,
+    inventory, items, and accuracy up to OLD). A retrospective run afterwards (NEW again) changes
+    nothing; a client with only retrospective runs is served its latest one."""
+    path, work, _ = built
+    warehouse_url = clone_warehouse(path, tmp_path)
+    warehouse = Warehouse(url=warehouse_url)
+    served = (
+        "select (select min(as_of) from analytics.fct_demand_forecast where client_id = 'shop_y'),"
+        " (select max(as_of) from analytics.fct_demand_forecast where client_id = 'shop_y'),"
+        " (select max(as_of) from analytics.fct_inventory_recommendations where client_id = 'shop_y'),"
+        " (select max(classified_as_of) from analytics.dim_item where client_id = 'shop_y'),"
+        " (select max(as_of) from analytics.fct_forecast_accuracy where client_id = 'shop_y')"
+    )
+    build = ["build", "--select", "stg_products", "tag:serving"]
+    cases = [
+        ([(NEW, 0, False), (OLD, 10, False)], OLD),  # the fix is served
+        ([(NEW, 0, False), (OLD, 10, False), (NEW, 20, True)], OLD),  # retrospective: no change
+        ([(OLD, 0, True), (NEW, 10, True)], NEW),  # only retrospective runs: the latest
+        ([(NEW, 0, True), (OLD, 10, False)], OLD),  # a normal run beats a later retrospective one
+    ]
+    for k, (runs, expected) in enumerate(cases):
+        warehouse.replace_client_rows("shop_y", [TableWrite("ml.forecast_runs", _runs("shop_y", *runs))])
+        result = dbt(build, warehouse_url, work / f"served{k}", "shop_y")
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert rows(warehouse_url, served) == [(expected,) * 5], runs
+    # shop_x, built before any forecast_runs row of its own, is still served max(as_of).
+    assert rows(
+        warehouse_url, "select distinct as_of from analytics.fct_demand_forecast where client_id = 'shop_x'"
+    ) == [(NEW,)]

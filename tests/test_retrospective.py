@@ -45,4 +45,10 @@ def test_as_of_range_runs_every_origin(tmp_path, landing):
         "select distinct cast(as_of as varchar) as as_of from analytics.fct_demand_forecast "
         "where client_id = 'shop_b'"
     )["as_of"].to_list()
-    assert served == ["2026-10-24"]  # consumers keep reading the latest origin
+    assert served == ["2026-10-24"]  # only retrospective runs: the latest of them is served
+    # The command tags its runs retrospective (forecast-assets/retrospective=true).
+    runs = warehouse.query(
+        "select cast(as_of as varchar) as as_of, retrospective from ml.forecast_runs "
+        "where client_id = 'shop_b' order by evaluated_at"
+    ).rows()
+    assert runs == [("2026-10-10", True), ("2026-10-24", True)]

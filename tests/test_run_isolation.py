@@ -14,7 +14,7 @@ import pytest
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES, forecast_table_schema
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
-from .backends import BACKEND, SCRATCH, execute
+from .backends import BACKEND, SCRATCH, execute, sql_rows
 from .test_marts import CHAMPIONS, NEW, _evaluation, _forecasts, _inventory, _products, dbt
 
 
@@ -43,30 +43,84 @@ def two_clients(tmp_path_factory):
     return url, work
 
 
-def test_a_clients_bad_rows_fail_only_its_own_dbt_build(two_clients):
+SERVED = ("fct_demand_forecast", "fct_forecast_accuracy", "fct_inventory_recommendations", "dim_item")
+
+
+def serve(url: str, home, client: str) -> bool:
+    """The real ``dbt_serving`` asset materialized for ``client``; True if the run succeeded."""
+    from dagster import DagsterInstance, materialize
+
+    from forecast_assets.definitions import build_resource_defs
+    from forecast_assets.defs.dbt.assets import build_dbt_assets
+    from forecast_assets.defs.partitions import clients_partitions
+
+    from .conftest import make_settings
+
+    _, dbt_serving = build_dbt_assets()
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(clients_partitions.name, [client])
+    result = materialize(
+        [dbt_serving],
+        partition_key=client,
+        resources=build_resource_defs(make_settings(home, warehouse_url=url)),
+        instance=instance,
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def served_rows(url: str, client: str, versions: bool = BACKEND == "postgres") -> dict[str, list[tuple]]:
+    """Every served mart's rows of ``client``, every column, in a fixed order; on Postgres with each
+    row's physical version (``xmin``), which a row deleted and re-inserted equal does not keep."""
+    extra = ", xmin::text as row_version" if versions else ""
+    return {
+        mart: sorted(
+            sql_rows(url, f"select *{extra} from analytics.{mart} where client_id = ?", [client]), key=repr
+        )
+        for mart in SERVED
+    }
+
+
+def test_a_failing_test_fails_only_its_client_and_leaves_its_served_rows_in_place(two_clients):
+    """Both clients served; then client A's new rows break a test (an item without an inventory
+    row) while its new forecasts would pass theirs. A's serving run fails, every served mart keeps
+    A's previous rows exactly (the forecasts too: a served mart waits for every candidate's
+    tests), and B's run, whose tests see only B's rows, succeeds."""
     url, work = two_clients
-    build = ["build", "--select", "stg_products", "tag:serving"]
-    # Client A loses item b's inventory row: its dim_item has an item without a recommendation.
+    assert dbt(["run", "--select", "stg_products"], url, work / "stg", "shop_a").returncode == 0
+    assert serve(url, work / "a0", "shop_a") and serve(url, work / "b0", "shop_b")
+    before = served_rows(url, "shop_a")
+    assert all(before[m] for m in SERVED)
+
+    execute(url, "update ml.baseline_forecast set point = point + 100 where client_id = 'shop_a'")
     execute(url, "delete from ml.inventory_metrics where client_id = 'shop_a' and item_id = 'b'")
-    a = dbt(build, url, work / "a", "shop_a")
+    assert not serve(url, work / "a1", "shop_a")  # A's Dagster serving run fails
+    a = dbt(["build", "--select", "tag:serving"], url, work / "a", "shop_a")
     assert a.returncode != 0
-    assert "FAIL 1 has_match_dim_item_client_id__item_id__ref_fct_inventory_recommendations_" in a.stdout
-    # A's bad rows are now in the marts (its build wrote them before the test ran), yet B's
-    # build, and B's tests, pass: they look at B's rows only.
-    assert execute_count(url, "shop_a") > 0
-    b = dbt(build, url, work / "b", "shop_b")
+    assert "FAIL 1 has_match_dim_item__candidate_client_id__item_id" in a.stdout, a.stdout[-4000:]
+    # A's candidates hold the new rows that failed; consumers still see the previous ones.
+    assert sql_rows(
+        url,
+        "select count(*) from analytics_candidates.fct_inventory_recommendations__candidate "
+        "where client_id = 'shop_a'",
+    ) == [(1,)]
+    assert sql_rows(
+        url,
+        "select min(forecast_units) from analytics_candidates.fct_demand_forecast__candidate "
+        "where client_id = 'shop_a'",
+    ) == [(110.0,)]
+    assert served_rows(url, "shop_a") == before
+
+    b_before = served_rows(url, "shop_b", versions=False)
+    assert serve(url, work / "b1", "shop_b")
+    b = dbt(["build", "--select", "tag:serving"], url, work / "b", "shop_b")
     assert b.returncode == 0, b.stdout[-4000:]
     assert "ERROR=0" in b.stdout.replace(" ", "")
+    assert served_rows(url, "shop_b", versions=False) == b_before  # B re-served, same values
+    assert served_rows(url, "shop_a") == before  # B's builds did not touch A's rows
     # And A's test still fails on A's rows when B's are fine.
-    again = dbt(["test", "--select", "dim_item"], url, work / "a", "shop_a")
+    again = dbt(["test", "--select", "dim_item__candidate"], url, work / "a", "shop_a")
     assert again.returncode != 0
-
-
-def execute_count(url: str, client: str) -> int:
-    """Rows of ``client`` in dim_item."""
-    return Warehouse(url=url).query(
-        "select count(*) as n from analytics.dim_item where client_id = ?", [client]
-    )["n"][0]
 
 
 def test_every_data_test_filters_on_the_run_client(two_clients):

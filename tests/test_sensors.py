@@ -270,6 +270,10 @@ def test_freshness_check_flags_stale_and_never_forecast_clients(tmp_path, instan
     assert relaxed(build_asset_check_context(instance=instance)).passed
 
 
+SERVED_MARTS = ("fct_demand_forecast", "fct_forecast_accuracy", "fct_inventory_recommendations", "dim_item")
+MART_KEYS = [AssetKey(m) for m in SERVED_MARTS] + [AssetKey(f"{m}__candidate") for m in SERVED_MARTS]
+
+
 def test_marts_follow_forecast_updates_and_freshness_runs_hourly(instance, defs):
     """Declarative automation over the real definitions: nothing to do after a full run; a client's
     forecasts updated on their own bring that client's forecast mart, and only that; the freshness
@@ -293,8 +297,12 @@ def test_marts_follow_forecast_updates_and_freshness_runs_hourly(instance, defs)
     for key in ("chronos_forecast", "baseline_forecast"):
         instance.report_runless_asset_event(AssetMaterialization(key, partition="shop_a"))
     result = evaluate(result.cursor, 2)
-    assert result.get_requested_partitions(AssetKey("fct_demand_forecast")) == {"shop_a"}
-    assert result.total_requested == 1
+    # The forecast mart's candidate, and every served mart (each waits for all four candidates'
+    # tests), for shop_a only.
+    requested = {key.to_user_string() for key in MART_KEYS if result.get_requested_partitions(key)}
+    assert requested == {"fct_demand_forecast__candidate", *SERVED_MARTS}
+    assert all(result.get_requested_partitions(key) in (set(), {"shop_a"}) for key in MART_KEYS)
+    assert result.total_requested == 5
 
     result = evaluate(result.cursor, 3)
     assert result.total_requested == 0  # requested once, not on every tick

@@ -7,6 +7,7 @@ drift with Evidently, and logs all of it (tables, charts, drift report) to one M
 """
 
 import base64
+import datetime as dt
 import json
 import tempfile
 from pathlib import Path
@@ -61,6 +62,10 @@ ACCURACY_SCHEMA = {
 }
 EVALUATION_SCHEMA = {**ACCURACY_SCHEMA, "champion_reason": pl.Utf8, "is_champion": pl.Boolean}
 LIVE_SCHEMA = {"forecast_as_of": pl.Date, **ACCURACY_SCHEMA}
+RUNS_TABLE = "ml.forecast_runs"
+# Run tag of the runs `forecast-assets run --as-of-range` starts (cli.run_retrospective): their
+# evaluations are recorded as retrospective, and the marts keep serving the latest other run.
+RETROSPECTIVE_TAG = "forecast-assets/retrospective"
 
 
 def previous_champions(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -93,7 +98,12 @@ def _typed(frame: pd.DataFrame, schema: dict) -> pl.DataFrame:
     partitions_def=clients_partitions,
     backfill_policy=ONE_CLIENT_PER_RUN,
     group_name="evaluation",
-    deps=[AssetKey("chronos_forecast"), AssetKey("baseline_forecast")],
+    deps=[
+        AssetKey("chronos_forecast"),
+        AssetKey("baseline_forecast"),
+        AssetKey("global_forecast"),
+        AssetKey("ensemble_forecast"),
+    ],
     kinds={"pandas", "evidently", "mlflow"},
     check_specs=[
         AssetCheckSpec(
@@ -115,7 +125,8 @@ def forecast_evaluation(
     evaluation_params: EvaluationParams,
 ):
     """Rolling-origin accuracy per model, item, client and horizon step, champions, live accuracy
-    and drift (tables ``ml.forecast_evaluation`` and ``ml.forecast_live_accuracy``)."""
+    and drift (tables ``ml.forecast_evaluation`` and ``ml.forecast_live_accuracy``), and the run in
+    ``ml.forecast_runs`` (which as_of the marts serve)."""
     client_id = validate_client_key(context.partition_key)
     as_of = resolve_as_of(config, last_date(warehouse, client_id))
     demand = load_demand(warehouse, client_id, until=as_of)
@@ -140,11 +151,12 @@ def forecast_evaluation(
     )
     with mlflow_tracking.asset_run("forecast_evaluation", client_id, as_of, context.run_id) as run:
         _log_evaluation(evaluation, params, charts)
-    run_id = run.info.run_id
-    writes = _evaluation_writes(evaluation, forecasting_params.horizon, run_id)
-    for write in writes:  # a warehouse built before n_items gets the column
-        warehouse.add_missing_columns(write.table, write.frame)
-    warehouse.replace_client_rows(client_id, writes)
+        run_id = run.info.run_id  # written inside the run: a failed write marks it FAILED
+        writes = _evaluation_writes(evaluation, forecasting_params.horizon, run_id)
+        writes.append(run_record(as_of, context.run_id, context.run.tags.get(RETROSPECTIVE_TAG) == "true"))
+        for write in writes:  # a warehouse built before n_items gets the column
+            warehouse.add_missing_columns(write.table, write.frame)
+        warehouse.replace_client_rows(client_id, writes)
     summary = evaluation_summary(evaluation)
     yield MaterializeResult(
         metadata={
@@ -183,6 +195,25 @@ def _log_evaluation(evaluation: ClientEvaluation, params: dict, charts: dict[str
         if not evaluation.live.empty:
             evaluation.live.to_parquet(folder / "forecast_live_accuracy.parquet", index=False)
         mlflow.log_artifacts(str(folder), "evaluation")
+
+
+def run_record(as_of: pd.Timestamp, dagster_run_id: str, retrospective: bool) -> TableWrite:
+    """The row of ``ml.forecast_runs`` for this evaluation, written in the same transaction as the
+    evaluation: the marts serve the as_of of a client's latest non-retrospective row (by
+    ``evaluated_at``, UTC), so a run for an earlier as_of that fixes a wrong future date is served,
+    and a retrospective run never displaces it. Scoped by the Dagster run: a retried step replaces
+    its own row."""
+    row = pl.DataFrame(
+        {
+            "as_of": [as_of.date()],
+            "evaluated_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+            "retrospective": [retrospective],
+            "dagster_run_id": [dagster_run_id],
+        },
+        schema={"as_of": pl.Date, "evaluated_at": pl.Datetime("us"), "retrospective": pl.Boolean}
+        | {"dagster_run_id": pl.Utf8},
+    )
+    return TableWrite(RUNS_TABLE, row, {"dagster_run_id": dagster_run_id})
 
 
 def _evaluation_writes(evaluation: ClientEvaluation, horizon: int, run_id: str) -> list[TableWrite]:

@@ -1,4 +1,5 @@
-"""Forecasting assets: Chronos-2 (GPU-tagged) and the statsforecast baselines.
+"""Forecasting assets: Chronos-2 (GPU-tagged), the statsforecast baselines, the global LightGBM
+model, and the ensembles of their forecasts.
 
 Each writes one table with the future forecast (``kind='forecast'``, from ``as_of``) and its
 holdout backtest (``kind='backtest'``, from ``as_of - horizon``), replacing the rows of the same
@@ -32,7 +33,14 @@ from forecast_assets.core.forecasting.chronos_stream import (
     StreamSpec,
     stream_forecasts,
 )
+from forecast_assets.core.forecasting.ensemble import ensembles
 from forecast_assets.core.forecasting.frame import to_forecast_table
+from forecast_assets.core.forecasting.global_model import (
+    GlobalModelConfig,
+    config_params,
+    cost_metrics,
+    forecast_global_from_origins,
+)
 from forecast_assets.core.forecasting.report import (
     baseline_run_params,
     chronos_metadata,
@@ -41,12 +49,15 @@ from forecast_assets.core.forecasting.report import (
     stream_problems,
 )
 from forecast_assets.defs.inputs import (
+    MODEL_TABLES,
     ForecastRunConfig,
     client_items,
     date_bounds,
     load_calendar,
+    load_categories,
     load_demand,
     load_events,
+    load_forecasts,
     resolve_as_of,
 )
 from forecast_assets.defs.partitions import ONE_CLIENT_PER_RUN, clients_partitions
@@ -140,7 +151,9 @@ def chronos_forecast(
             log=context.log.info,
         )
         _log_chronos_run(pipeline, chronos, spec, stream, spool)
-        written = warehouse.replace_client_rows(client_id, _chronos_writes(spec, stream))
+        written = warehouse.replace_client_rows(
+            client_id, _chronos_writes(spec, stream, forecasting_params.backtest_retention)
+        )
     metadata = chronos_metadata(spec, stream, written["ml.chronos_forecast"], time.perf_counter() - started)
     yield MaterializeResult(metadata={**metadata, "exclusions": MetadataValue.md(metadata["exclusions"])})
     yield from _chronos_checks(chronos, spec, stream)
@@ -253,12 +266,24 @@ def _chronos_checks(chronos: ChronosModel, spec: StreamSpec, stream: StreamResul
     )
 
 
-def _chronos_writes(spec: StreamSpec, stream: StreamResult) -> list[TableWrite]:
+def _forecast_write(
+    table: str, frame: pd.DataFrame, as_of: pd.Timestamp, params: ForecastingParams
+) -> TableWrite:
+    """A forecast table's rows of one origin; the same transaction drops the client's backtest
+    rows older than ``BACKTEST_RETENTION_DAYS`` (``TableWrite.backtest_retention_days``)."""
+    return TableWrite(
+        table, frame, {"as_of": as_of.date()}, backtest_retention_days=params.backtest_retention
+    )
+
+
+def _chronos_writes(spec: StreamSpec, stream: StreamResult, retention: int | None) -> list[TableWrite]:
     """The spooled forecast (an empty table when no item could be forecast) and the exclusions."""
     as_of = {"as_of": spec.as_of.date()}
     empty = None if stream.files else to_forecast_table(None, spec.quantiles)
     return [
-        TableWrite("ml.chronos_forecast", empty, as_of, files=stream.files),
+        TableWrite(
+            "ml.chronos_forecast", empty, as_of, files=stream.files, backtest_retention_days=retention
+        ),
         TableWrite("ml.forecast_exclusions", stream.exclusion_table(), as_of),
     ]
 
@@ -322,6 +347,7 @@ def baseline_forecast(
             params.quantile_levels,
             params.min_history_days,
             n_jobs=params.baseline_n_jobs,
+            ray_address=params.ray_address,
             run_id=run.info.run_id,
         )
         models = sorted(future.forecasts["model"].unique())
@@ -330,12 +356,12 @@ def baseline_forecast(
             baseline_run_params(models, params.horizon, as_of, origins, items, fingerprint(demand))
         )
         mlflow_tracking.log_frame(rows, "baseline_forecast")
+        # Written inside the run: a failed write marks the MLflow run FAILED, not finished.
+        table = to_forecast_table(rows, params.quantile_levels)
+        write = _forecast_write("ml.baseline_forecast", table, as_of, params)
+        warehouse.replace_client_rows(client_id, [write])
     for item, reason in future.skipped.items():
         context.log.info(f"item {item}: {reason}")
-    table = to_forecast_table(rows, params.quantile_levels)
-    warehouse.replace_client_rows(
-        client_id, [TableWrite("ml.baseline_forecast", table, {"as_of": as_of.date()})]
-    )
     yield MaterializeResult(
         metadata={
             "as_of": str(as_of.date()),
@@ -352,4 +378,137 @@ def baseline_forecast(
         asset_key="baseline_forecast",
         passed=not problems,
         metadata={"problems": "; ".join(problems) or "none", "rows": len(future.forecasts)},
+    )
+
+
+def _global_config(params: ForecastingParams) -> GlobalModelConfig:
+    """The global model's knobs from the forecasting params (Settings ``GLOBAL_MODEL_*``)."""
+    return GlobalModelConfig(
+        rounds=params.global_model_rounds,
+        conformal_windows=params.global_model_conformal_windows,
+        history_days=params.global_model_history_days,
+        n_jobs=params.global_model_n_jobs,
+    )
+
+
+@asset(
+    partitions_def=clients_partitions,
+    backfill_policy=ONE_CLIENT_PER_RUN,
+    group_name="forecasting",
+    deps=[*MODELLED, AssetKey("raw_events"), AssetKey("raw_products")],
+    kinds={"lightgbm", "duckdb"},
+    check_specs=[
+        AssetCheckSpec(
+            "global_forecast_sane",
+            asset="global_forecast",
+            description="No NaN, non-negative, ordered quantiles, full horizon for every forecast item.",
+        )
+    ],
+)
+def global_forecast(
+    context: AssetExecutionContext,
+    config: ForecastRunConfig,
+    warehouse: Warehouse,
+    mlflow_tracking: MlflowTracking,
+    forecasting_params: ForecastingParams,
+):
+    """One LightGBM over all the client's items with lags, calendar, covariates and category
+    (table ``ml.global_forecast``), from ``as_of`` and every backtest cutoff; conformal quantiles.
+
+    ``GLOBAL_MODEL_ENABLED=false`` writes an empty forecast for ``as_of`` (so no stale rows serve).
+    """
+    client_id = validate_client_key(context.partition_key)
+    params = forecasting_params
+    as_of, origins = origins_for(warehouse, client_id, config, params)
+    demand = load_demand(warehouse, client_id, until=as_of)
+    result, run_id = None, None
+    if params.global_model_enabled:
+        calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
+        model = _global_config(params)
+        with mlflow_tracking.asset_run("global_forecast", client_id, as_of, context.run_id) as run:
+            import mlflow
+
+            run_id = run.info.run_id
+            result = forecast_global_from_origins(
+                demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
+                client_id=client_id, events=load_events(warehouse, client_id),
+                categories=load_categories(warehouse, client_id),
+                min_history_days=params.min_history_days, run_id=run_id,
+            )  # fmt: skip
+            mlflow.log_params(
+                {**config_params(model), "origins": len(origins), "fingerprint": fingerprint(demand)}
+            )
+            mlflow.log_metrics(cost_metrics(result))
+            mlflow_tracking.log_frame(result.importance, "feature_importance")
+    rows = result.rows if result is not None else None
+    table = to_forecast_table(rows, params.quantile_levels)
+    warehouse.replace_client_rows(client_id, [_forecast_write("ml.global_forecast", table, as_of, params)])
+    live = rows[rows["kind"] == "forecast"] if rows is not None and not rows.empty else pd.DataFrame()
+    forecast_items = set(demand["item_id"]) - set(result.excluded if result else demand["item_id"])
+    yield MaterializeResult(
+        metadata={
+            "as_of": str(as_of.date()),
+            "enabled": params.global_model_enabled,
+            "rows": table.height,
+            "items_forecast": int(live["item_id"].nunique()) if not live.empty else 0,
+            "mlflow_run_id": run_id or "",
+            **({k: round(v, 3) for k, v in cost_metrics(result).items()} if result else {}),
+        }
+    )
+    problems = (
+        model_problems(live, pd.Series(sorted(forecast_items)), params.horizon, params.quantile_levels)
+        if not live.empty
+        else []
+    )
+    yield AssetCheckResult(
+        check_name="global_forecast_sane",
+        asset_key="global_forecast",
+        passed=not problems,
+        metadata={"problems": "; ".join(problems) or "none", "rows": len(live)},
+    )
+
+
+@asset(
+    partitions_def=clients_partitions,
+    backfill_policy=ONE_CLIENT_PER_RUN,
+    group_name="forecasting",
+    deps=[AssetKey("chronos_forecast"), AssetKey("baseline_forecast"), AssetKey("global_forecast")],
+    kinds={"pandas", "duckdb"},
+)
+def ensemble_forecast(
+    context: AssetExecutionContext,
+    config: ForecastRunConfig,
+    warehouse: Warehouse,
+    mlflow_tracking: MlflowTracking,
+    forecasting_params: ForecastingParams,
+) -> MaterializeResult:
+    """Median and mean of fixed members (``ENSEMBLE_MEMBERS``, those that forecast this client:
+    Chronos-2 joins when it ran) over every origin (table ``ml.ensemble_forecast``); the
+    champion rule then weighs them against the single models on the same backtests."""
+    client_id = validate_client_key(context.partition_key)
+    params = forecasting_params
+    as_of = resolve_as_of(config, date_bounds(warehouse, client_id)[1])
+    members = load_forecasts(warehouse, client_id, as_of, tables=MODEL_TABLES)
+    started = time.perf_counter()
+    with mlflow_tracking.asset_run("ensemble_forecast", client_id, as_of, context.run_id) as run:
+        import mlflow
+
+        rows = ensembles(members, params.ensemble_members, params.quantile_levels, run_id=run.info.run_id)
+        seconds = time.perf_counter() - started
+        models = sorted(rows["model"].unique()) if not rows.empty else []
+        mlflow.log_params({"members": ",".join(params.ensemble_members), "ensembles": "; ".join(models)})
+        mlflow.log_metrics({"combine_seconds": seconds})
+        table = to_forecast_table(rows, params.quantile_levels)  # written inside the run, as above
+        write = _forecast_write("ml.ensemble_forecast", table, as_of, params)
+        warehouse.replace_client_rows(client_id, [write])
+    if not models:
+        context.log.warning("fewer than two ensemble members forecast this client: no ensemble written")
+    return MaterializeResult(
+        metadata={
+            "as_of": str(as_of.date()),
+            "rows": table.height,
+            "models": ", ".join(models) or "none",
+            "combine_seconds": round(seconds, 3),
+            "mlflow_run_id": run.info.run_id,
+        }
     )

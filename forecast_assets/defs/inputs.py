@@ -17,7 +17,10 @@ from forecast_assets.resources.warehouse import Warehouse
 DEMAND_TABLE = "analytics.ts_demand_daily"
 CALENDAR_TABLE = "analytics.covariate_calendar"
 EVENTS_TABLE = "raw.events"
-FORECAST_TABLES = ("ml.chronos_forecast", "ml.baseline_forecast")
+# The single models' tables (the ensembles' members) and, after them, the ensembles' own table.
+MODEL_TABLES = ("ml.chronos_forecast", "ml.baseline_forecast", "ml.global_forecast")
+FORECAST_TABLES = (*MODEL_TABLES, "ml.ensemble_forecast")
+PRODUCTS_TABLE = "raw.products"
 EVALUATION_TABLE = "ml.forecast_evaluation"
 
 
@@ -30,6 +33,17 @@ class ForecastRunConfig(Config):
     """
 
     as_of: str | None = None
+
+
+# The steps that take ForecastRunConfig: a run for one origin sets ``as_of`` on each of them.
+AS_OF_OPS = (
+    "chronos_forecast",
+    "baseline_forecast",
+    "global_forecast",
+    "ensemble_forecast",
+    "forecast_evaluation",
+    "inventory_metrics",
+)
 
 
 def _dated(frame: pl.DataFrame) -> pd.DataFrame:
@@ -132,11 +146,27 @@ def load_champions(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) ->
     )
 
 
-def _read_forecasts(warehouse: Warehouse, client_id: str, where: str, params: list) -> pd.DataFrame:
+def load_categories(warehouse: Warehouse, client_id: str) -> pd.Series:
+    """item_id -> category from the client's products (empty when it sent none)."""
+    if not warehouse.table_exists(PRODUCTS_TABLE):
+        return pd.Series(dtype=object)
+    products = warehouse.read_client(PRODUCTS_TABLE, client_id).to_pandas()
+    if products.empty or "category" not in products.columns:
+        return pd.Series(dtype=object)
+    return products.drop_duplicates("item_id").set_index("item_id")["category"]
+
+
+def _read_forecasts(
+    warehouse: Warehouse,
+    client_id: str,
+    where: str,
+    params: list,
+    tables: Sequence[str] = FORECAST_TABLES,
+) -> pd.DataFrame:
     """Rows of every forecast table that exists (a model that never ran has none), in one frame."""
     frames = [
         warehouse.read_client(table, client_id, where, params).to_pandas()
-        for table in FORECAST_TABLES
+        for table in tables
         if warehouse.table_exists(table)
     ]
     frames = [f for f in frames if not f.empty]
@@ -148,9 +178,11 @@ def _read_forecasts(warehouse: Warehouse, client_id: str, where: str, params: li
     return out
 
 
-def load_forecasts(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Forecast and backtest rows of every model for one client and origin."""
-    out = _read_forecasts(warehouse, client_id, "as_of = ?", [as_of.date()])
+def load_forecasts(
+    warehouse: Warehouse, client_id: str, as_of: pd.Timestamp, tables: Sequence[str] = FORECAST_TABLES
+) -> pd.DataFrame:
+    """Forecast and backtest rows of every model (of ``tables``) for one client and origin."""
+    out = _read_forecasts(warehouse, client_id, "as_of = ?", [as_of.date()], tables)
     if out.empty:
         raise ValueError(f"no forecasts for client '{client_id}' at as_of {as_of.date()}")
     return out

@@ -35,13 +35,27 @@ class ForecastingParams(ConfigurableResource):
     quantiles: list[float]
     min_history_days: int
     baseline_n_jobs: int
+    ray_address: str
     backtest_windows: int
     backtest_step_days: int
+    backtest_retention_days: int
     holiday_country: str
+    global_model_enabled: bool
+    global_model_rounds: int
+    global_model_conformal_windows: int
+    global_model_history_days: int
+    global_model_n_jobs: int
+    ensemble_members: list[str]
 
     @property
     def quantile_levels(self) -> tuple[float, ...]:
         return tuple(self.quantiles)
+
+    @property
+    def backtest_retention(self) -> int | None:
+        """Days of backtest history a forecast write keeps (``TableWrite.backtest_retention_days``);
+        None keeps it all."""
+        return self.backtest_retention_days or None
 
 
 class EvaluationParams(ConfigurableResource):

@@ -1,31 +1,10 @@
--- One row per client item: what the client told us about it (products landing file) and how it
--- classifies (ABC by revenue, XYZ by weekly demand CV, Syntetos-Boylan demand class) at the latest
--- inventory run. Items never classified yet have null classes and classified_as_of.
-with latest as (
-    select max(as_of) as as_of from {{ source('ml', 'inventory_metrics') }} where client_id = {{ client_id() }}
-),
-classes as (
-    select i.item_id, i.as_of, i.abc_class, i.xyz_class, i.demand_class, i.revenue_share
-    from {{ source('ml', 'inventory_metrics') }} i
-    join latest l on i.as_of = l.as_of
-    where i.client_id = {{ client_id() }}
-)
-select
-    cast(p.client_id as varchar) as client_id,
-    cast(p.item_id as varchar) as item_id,
-    cast(p.item_name as varchar) as item_name,
-    cast(p.category as varchar) as category,
-    cast(p.unit_cost as double precision) as unit_cost,
-    cast(p.list_price as double precision) as list_price,
-    cast(p.lead_time_days as double precision) as lead_time_days,
-    cast(p.lead_time_std_days as double precision) as lead_time_std_days,
-    cast(p.moq as double precision) as moq,
-    cast(p.pack_size as double precision) as pack_size,
-    cast(c.abc_class as varchar) as abc_class,
-    cast(c.xyz_class as varchar) as xyz_class,
-    cast(c.demand_class as varchar) as demand_class,
-    cast(c.revenue_share as double precision) as revenue_share,
-    cast(c.as_of as date) as classified_as_of
-from {{ ref('stg_products') }} p
-left join classes c on c.item_id = p.item_id
-where p.client_id = {{ client_id() }}
+-- Served the item dimension (consumer contract: _marts.yml, CHANGELOG.md): the run client's rows of
+-- dim_item__candidate, which `dbt build` has built and tested first. A failing test of any
+-- candidate skips every served mart (each depends on all four candidates, below), so the client's
+-- previously served rows stay in place; otherwise the pre-hook's delete and this insert replace
+-- them in one transaction.
+-- depends_on: {{ ref('fct_demand_forecast__candidate') }}
+-- depends_on: {{ ref('fct_forecast_accuracy__candidate') }}
+-- depends_on: {{ ref('fct_inventory_recommendations__candidate') }}
+select * from {{ ref('dim_item__candidate') }}
+where client_id = {{ client_id() }}

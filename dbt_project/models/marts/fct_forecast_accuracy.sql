@@ -1,32 +1,10 @@
--- Rolling-origin backtest accuracy per client and model: per item (level = 'item'), over the
--- client's items (level = 'client') and per horizon step (level = 'step'), for every forecast
--- origin evaluated. Client and step rows compare the models on the same items (n_items: how many;
--- a model run on only a minority of the items, such as croston_sba, is pooled over its own).
--- Columns are cast to the consumer contract's types (_marts.yml, CHANGELOG.md).
-select
-    cast(client_id as varchar) as client_id,
-    cast(as_of as date) as as_of,
-    cast(cutoff as date) as cutoff,
-    cast(backtest_windows as bigint) as backtest_windows,
-    cast(level as varchar) as level,
-    cast(model as varchar) as model,
-    cast(item_id as varchar) as item_id,
-    cast(step as bigint) as step,
-    cast(n_obs as bigint) as n_obs,
-    cast(mae as double precision) as mae,
-    cast(rmse as double precision) as rmse,
-    cast(bias as double precision) as bias,
-    cast(wape as double precision) as wape,
-    cast(mape as double precision) as mape,
-    cast(smape as double precision) as smape,
-    cast(mase as double precision) as mase,
-    cast(wql as double precision) as wql,
-    cast(sql as double precision) as sql,
-    cast(coverage_80 as double precision) as coverage_80,
-    cast(fva as double precision) as fva,
-    cast(coalesce(is_champion, false) as boolean) as is_champion,
-    cast(champion_reason as varchar) as champion_reason,
-    cast(mlflow_run_id as varchar) as mlflow_run_id,
-    cast(n_items as bigint) as n_items
-from {{ source('ml', 'forecast_evaluation') }}
+-- Served the backtest accuracy (consumer contract: _marts.yml, CHANGELOG.md): the run client's rows of
+-- fct_forecast_accuracy__candidate, which `dbt build` has built and tested first. A failing test of any
+-- candidate skips every served mart (each depends on all four candidates, below), so the client's
+-- previously served rows stay in place; otherwise the pre-hook's delete and this insert replace
+-- them in one transaction.
+-- depends_on: {{ ref('fct_demand_forecast__candidate') }}
+-- depends_on: {{ ref('fct_inventory_recommendations__candidate') }}
+-- depends_on: {{ ref('dim_item__candidate') }}
+select * from {{ ref('fct_forecast_accuracy__candidate') }}
 where client_id = {{ client_id() }}

@@ -7,6 +7,7 @@ dashboard or an MLflow query reads can be checked without Dagster or MLflow.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,11 +47,17 @@ def drift_share(result: DriftResult) -> float:
     return float(result.summary.get("share_drifted", 0.0) or 0.0)
 
 
+def mlflow_name(model: str) -> str:
+    """A model name in the characters MLflow allows in a metric name (letters, digits, ``_-. :/``)."""
+    return re.sub(r"[^A-Za-z0-9_\-. :/]+", ":", model).strip(":")
+
+
 def evaluation_metrics(evaluation: ClientEvaluation, metrics: Sequence[str]) -> dict[str, float]:
     """The MLflow metrics: every client-level metric per model (``<metric>_<model>``), and the
-    drifted share of each drift check (``<check>_share``)."""
+    drifted share of each drift check (``<check>_share``). MLflow admits only some characters
+    in a name, so an ensemble's ``ensemble_median(a+b)`` is logged as ``ensemble_median:a:b``."""
     out = {
-        f"{metric}_{model}": float(row[metric])
+        f"{metric}_{mlflow_name(model)}": float(row[metric])
         for model, row in evaluation.client_rows.iterrows()
         for metric in metrics
         if pd.notna(row[metric])

@@ -10,7 +10,9 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 class ForecastDbtTranslator(DagsterDbtTranslator):
     """Model keys are bare model names (``ts_demand_daily``), matching the deps of the Python
     assets; sources map to the Python assets that write them (``meta.dagster.asset_key``); groups
-    follow the folders (modelling, serving)."""
+    follow the tags (modelling, serving). The serving group holds each consumer mart and its
+    candidate (``<mart>__candidate``, schema analytics_candidates, carrying the dbt tests): both
+    are built by ``dbt_serving`` in one ``dbt build``, the candidates and their tests first."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
@@ -25,7 +27,9 @@ class ForecastDbtTranslator(DagsterDbtTranslator):
         """Consumer marts are eager: when a client's forecasts (or any other input) update outside
         a run that also built the marts, the automation sensor rebuilds that client's marts, once
         every input is present and none is still being written. Modelling has no condition: it
-        runs with its landing files (landing sensor, schedule)."""
+        runs with its landing files (landing sensor, schedule). The candidates are eager too:
+        a mart waits while a parent is missing, and both are requested in the same tick, so
+        they run in one build."""
         if "serving" in dbt_resource_props.get("tags", []):
             return AutomationCondition.eager()
         return None

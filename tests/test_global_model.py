@@ -1,0 +1,163 @@
+"""The global LightGBM model and the ensembles: no leakage past a cutoff, covariates reach the
+model, sane quantiles, and ensembles that are exactly the median or mean of their members."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast_assets.core.forecasting.ensemble import combine, ensemble_name, ensembles
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES, forecast_problems, quantile_column
+from forecast_assets.core.forecasting.global_model import (
+    GlobalModelConfig,
+    forecast_global_from_origins,
+    training_frames,
+)
+
+HORIZON = 14
+DAYS = 160
+CONFIG = GlobalModelConfig(rounds=25, num_leaves=15, conformal_windows=2)
+
+
+def _client(promo_item: str | None = None, promo_days: tuple[int, ...] = (), seed: int = 0):
+    """Six items, weekly pattern, a promotion every 30 days (+150% demand) that the model can
+    learn; ``promo_days`` adds promotions for ``promo_item`` (day index, horizon included)."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-01-01", periods=DAYS + HORIZON, freq="D")
+    demand, calendar = [], []
+    for i in range(6):
+        item = f"I{i}"
+        promo = ((np.arange(len(dates)) % 30) < 4).astype(float)
+        if item == promo_item:
+            promo[list(promo_days)] = 1.0
+        rate = (5 + 3 * i) * (1 + 0.3 * (dates.dayofweek >= 5)) * (1 + 1.5 * promo)
+        sold = rng.poisson(rate).astype(float)
+        demand.append(
+            pd.DataFrame(
+                {
+                    "item_id": item,
+                    "date": dates[:DAYS],
+                    "units_sold": sold[:DAYS],
+                    "price": 2.0,
+                    "is_stockout": 0,
+                }
+            )
+        )
+        calendar.append(
+            pd.DataFrame(
+                {
+                    "item_id": item,
+                    "date": dates,
+                    "promo_flag": promo,
+                    "promo_discount": 0.2 * promo,
+                    "is_holiday": 0,
+                    "days_to_holiday": 30,
+                    "is_weekend": (dates.dayofweek >= 5).astype(int),
+                    "planned_price": 2.0 * (1 - 0.2 * promo),
+                    "is_future": (np.arange(len(dates)) >= DAYS).astype(int),
+                }
+            )
+        )
+    return pd.concat(demand, ignore_index=True), pd.concat(calendar, ignore_index=True)
+
+
+CATEGORIES = pd.Series({"I0": "food", "I1": "food", "I2": "home", "I3": "home", "I4": "toys", "I5": "toys"})
+
+
+def _forecast(demand, calendar, cutoff, kind="backtest"):
+    as_of = demand["date"].max()
+    result = forecast_global_from_origins(
+        demand, calendar, [(kind, cutoff)], as_of, HORIZON, DEFAULT_QUANTILES, CONFIG,
+        client_id="shop", categories=CATEGORIES,
+    )  # fmt: skip
+    return result.rows.sort_values(["item_id", "date"]).reset_index(drop=True)
+
+
+def test_nothing_after_a_cutoff_reaches_its_features_or_forecast_and_a_change_before_does():
+    demand, calendar = _client()
+    cutoff = demand["date"].max() - pd.Timedelta(days=HORIZON)
+    after = demand["date"] > cutoff
+    changed = demand.copy()
+    changed.loc[after, "units_sold"] *= 10
+    changed.loc[after, "price"] = 99.0
+    changed.loc[after & (changed["item_id"] == "I1"), "is_stockout"] = 1
+
+    frames = [training_frames(d, calendar, cutoff, HORIZON, client_id="shop") for d in (demand, changed)]
+    pd.testing.assert_frame_equal(frames[0][0], frames[1][0])
+    pd.testing.assert_frame_equal(frames[0][1], frames[1][1])
+    base = _forecast(demand, calendar, cutoff)
+    pd.testing.assert_frame_equal(base, _forecast(changed, calendar, cutoff))
+
+    control = demand.copy()
+    control.loc[(control["date"] == cutoff) & (control["item_id"] == "I2"), "units_sold"] += 40
+    moved = _forecast(control, calendar, cutoff)
+    assert not np.allclose(moved["point"], base["point"]), "a change on the cutoff day must reach the model"
+
+
+def test_a_future_promotion_raises_that_items_forecast():
+    horizon_days = tuple(range(DAYS + 3, DAYS + 7))  # not on the usual 30-day promotion cycle
+    plain, calendar = _client()
+    _, promoted_calendar = _client(promo_item="I3", promo_days=horizon_days)
+    as_of = plain["date"].max()
+    base = _forecast(plain, calendar, as_of, kind="forecast")
+    promo = _forecast(plain, promoted_calendar, as_of, kind="forecast")
+    days = pd.date_range("2025-01-01", periods=DAYS + HORIZON, freq="D")[list(horizon_days)].date
+    on = promo["item_id"].eq("I3") & promo["date"].isin(days)
+    assert promo.loc[on, "point"].mean() > 1.3 * base.loc[on, "point"].mean()
+    others = ~promo["item_id"].eq("I3")
+    assert np.allclose(promo.loc[others, "point"], base.loc[others, "point"])
+
+
+def test_quantiles_are_ordered_non_negative_and_cover_every_item_and_step():
+    demand, calendar = _client()
+    rows = _forecast(demand, calendar, demand["date"].max(), kind="forecast")
+    assert forecast_problems(rows, set(demand["item_id"]), HORIZON, DEFAULT_QUANTILES) == []
+    assert (rows["q90"] > rows["q10"]).mean() > 0.9, "conformal intervals must have width"
+
+
+def test_stock_out_days_are_imputed_for_lags_and_weighted_out_of_the_targets():
+    demand, calendar = _client()
+    out = demand["item_id"].eq("I0") & demand["date"].between("2025-03-01", "2025-03-07")
+    demand.loc[out, ["units_sold", "is_stockout"]] = [0.0, 1]
+    train, *_ = training_frames(demand, calendar, demand["date"].max(), HORIZON, client_id="shop")
+    stocked_out = train["unique_id"].eq("I0") & train["ds"].between("2025-03-01", "2025-03-07")
+    assert (train.loc[stocked_out, "weight"] == 0).all() and (train.loc[~stocked_out, "weight"] == 1).all()
+    assert (train.loc[stocked_out, "y"] > 0).all(), "an empty shelf is not learned as zero demand"
+
+
+def _member_rows() -> pd.DataFrame:
+    qcols = [quantile_column(q) for q in DEFAULT_QUANTILES]
+    rows = []
+    for model, level in (("auto_ets", 10.0), ("auto_theta", 14.0), ("lightgbm", 30.0)):
+        for item in ("A", "B"):
+            row = {"as_of": "2026-01-31", "kind": "forecast", "cutoff": "2026-01-31", "model": model}
+            row |= {"item_id": item, "date": "2026-02-01", "step": 1, "point": level}
+            row |= {c: level + i for i, c in enumerate(qcols)}
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.loc[(frame["model"] == "lightgbm") & (frame["item_id"] == "A"), "q10"] = 100.0  # crosses
+    return frame[~((frame["model"] == "auto_theta") & (frame["item_id"] == "B"))]
+
+
+def test_the_ensemble_is_the_median_or_mean_of_its_members_re_sorted():
+    rows = _member_rows()
+    members = ["auto_ets", "auto_theta", "lightgbm"]
+    median = combine(rows, members, "median", DEFAULT_QUANTILES)
+    mean = combine(rows, members, "mean", DEFAULT_QUANTILES)
+    assert list(median["item_id"]) == ["A"], "item B lacks a member: no row rather than a mislabelled one"
+    assert median["model"].iloc[0] == "ensemble_median(auto_ets+auto_theta+lightgbm)"
+    assert median["point"].iloc[0] == 14.0 and mean["point"].iloc[0] == pytest.approx(18.0)
+    # q10 of the members: 10, 14, 100 -> median 14; q20: 11, 15, 31 -> 15 ... then sorted per row.
+    qcols = [quantile_column(q) for q in DEFAULT_QUANTILES]
+    assert list(median[qcols].iloc[0]) == sorted([14.0, 15, 16, 17, 18, 19, 20, 21, 22])
+    assert mean["q10"].iloc[0] <= mean["q20"].iloc[0]
+    assert mean[qcols].iloc[0].is_monotonic_increasing
+
+
+def test_ensembles_use_only_members_that_forecast_and_need_two():
+    rows = _member_rows()
+    both = ensembles(rows, ["auto_ets", "lightgbm", "chronos-2"], DEFAULT_QUANTILES)
+    assert set(both["model"]) == {ensemble_name(m, ["auto_ets", "lightgbm"]) for m in ("median", "mean")}
+    assert set(both["item_id"]) == {"A", "B"}
+    assert ensembles(rows, ["auto_ets", "chronos-2"], DEFAULT_QUANTILES).empty
