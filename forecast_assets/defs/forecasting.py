@@ -6,6 +6,7 @@ holdout backtest (``kind='backtest'``, from ``as_of - horizon``), replacing the 
 client and ``as_of``; history of other origins accumulates.
 """
 
+import contextlib
 import hashlib
 import tempfile
 import time
@@ -422,12 +423,16 @@ def global_forecast(
     as_of, origins = origins_for(warehouse, client_id, config, params)
     demand = load_demand(warehouse, client_id, until=as_of)
     result, run_id = None, None
-    if params.global_model_enabled:
-        calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
-        model = _global_config(params)
-        with mlflow_tracking.asset_run("global_forecast", client_id, as_of, context.run_id) as run:
+    enabled = params.global_model_enabled
+    run_scope = (
+        mlflow_tracking.asset_run("global_forecast", client_id, as_of, context.run_id) if enabled else None
+    )
+    with run_scope or contextlib.nullcontext() as run:  # written inside the run, as the baselines
+        if run is not None:
             import mlflow
 
+            calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
+            model = _global_config(params)
             run_id = run.info.run_id
             result = forecast_global_from_origins(
                 demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
@@ -440,9 +445,10 @@ def global_forecast(
             )
             mlflow.log_metrics(cost_metrics(result))
             mlflow_tracking.log_frame(result.importance, "feature_importance")
-    rows = result.rows if result is not None else None
-    table = to_forecast_table(rows, params.quantile_levels)
-    warehouse.replace_client_rows(client_id, [_forecast_write("ml.global_forecast", table, as_of, params)])
+        rows = result.rows if result is not None else None
+        table = to_forecast_table(rows, params.quantile_levels)
+        write = _forecast_write("ml.global_forecast", table, as_of, params)
+        warehouse.replace_client_rows(client_id, [write])
     live = rows[rows["kind"] == "forecast"] if rows is not None and not rows.empty else pd.DataFrame()
     forecast_items = set(demand["item_id"]) - set(result.excluded if result else demand["item_id"])
     yield MaterializeResult(

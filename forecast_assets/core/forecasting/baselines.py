@@ -76,7 +76,9 @@ def levels_for(quantiles: tuple[float, ...]) -> list[int]:
     return sorted(levels)
 
 
-def _quantile_frame(raw: pd.DataFrame, alias: str, quantiles: tuple[float, ...]) -> pd.DataFrame:
+def quantile_frame(raw: pd.DataFrame, alias: str, quantiles: tuple[float, ...]) -> pd.DataFrame:
+    """A Nixtla forecast (``<alias>``, ``<alias>-lo-<level>``, ``<alias>-hi-<level>`` columns, as
+    statsforecast and mlforecast both write them) as point and quantile columns."""
     out = raw[["unique_id", "ds"]].rename(columns={"unique_id": "item_id", "ds": "date"})
     out["point"] = raw[alias].to_numpy()
     for q in quantiles:
@@ -179,7 +181,7 @@ def forecast_baselines(
             alias = model.alias
             frames.append(
                 finalize_forecast(
-                    _quantile_frame(raw, alias, quantiles), MODEL_ALIASES[alias], quantiles, cutoff
+                    quantile_frame(raw, alias, quantiles), MODEL_ALIASES[alias], quantiles, cutoff
                 )
             )
     skipped = {

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecast_assets.core.forecasting.baselines import impute_stockouts, levels_for
+from forecast_assets.core.forecasting.baselines import impute_stockouts, levels_for, quantile_frame
 from forecast_assets.core.forecasting.chronos_frames import build_frames
 from forecast_assets.core.forecasting.chronos_stream import forecast_rows
-from forecast_assets.core.forecasting.frame import finalize_forecast, quantile_column
+from forecast_assets.core.forecasting.frame import finalize_forecast
 
 MODEL_NAME = "lightgbm"
 # No lag shorter than a week: on M5 (docs/accuracy.md) a lag-1 model, fed its own predictions
@@ -201,15 +201,7 @@ def fit_predict(
     levels = levels_for(quantiles)
     raw = mlf.predict(horizon, X_df=future, level=levels)
     predicted = time.perf_counter()
-    out = raw[["unique_id", "ds"]].rename(columns={"unique_id": "item_id", "ds": "date"})
-    out["point"] = raw[MODEL_NAME].to_numpy()
-    for q in quantiles:
-        if q == 0.5:
-            out[quantile_column(q)] = raw[MODEL_NAME].to_numpy()
-            continue
-        level = round(abs(1 - 2 * q) * 100)
-        side = "lo" if q < 0.5 else "hi"
-        out[quantile_column(q)] = raw[f"{MODEL_NAME}-{side}-{level}"].to_numpy()
+    out = quantile_frame(raw, MODEL_NAME, quantiles)
     booster = mlf.models_[MODEL_NAME].booster_
     importance = pd.DataFrame(
         {"feature": booster.feature_name(), "gain": booster.feature_importance(importance_type="gain")}
