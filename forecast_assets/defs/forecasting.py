@@ -6,7 +6,6 @@ holdout backtest (``kind='backtest'``, from ``as_of - horizon``), replacing the 
 client and ``as_of``; history of other origins accumulates.
 """
 
-import contextlib
 import hashlib
 import tempfile
 import time
@@ -26,7 +25,11 @@ from dagster import (
 
 from forecast_assets.core.clients import validate_client_key
 from forecast_assets.core.forecasting.backtest import backtest_cutoffs
-from forecast_assets.core.forecasting.baselines import forecast_baselines_from_origins
+from forecast_assets.core.forecasting.baselines import (
+    baseline_inputs,
+    baseline_spec,
+    forecast_baselines_from_origins,
+)
 from forecast_assets.core.forecasting.chronos_model import ModelUnavailable, model_name, supports_covariates
 from forecast_assets.core.forecasting.chronos_stream import (
     ChunkReader,
@@ -35,7 +38,7 @@ from forecast_assets.core.forecasting.chronos_stream import (
     stream_forecasts,
 )
 from forecast_assets.core.forecasting.ensemble import ensembles
-from forecast_assets.core.forecasting.frame import to_forecast_table
+from forecast_assets.core.forecasting.frame import forecast_table_schema, to_forecast_table
 from forecast_assets.core.forecasting.global_model import (
     GlobalModelConfig,
     config_params,
@@ -49,8 +52,16 @@ from forecast_assets.core.forecasting.report import (
     model_problems,
     stream_problems,
 )
+from forecast_assets.core.forecasting.reuse import (
+    OriginPlan,
+    as_backtest,
+    demand_fingerprints,
+    origin_rows,
+    plan_origins,
+)
 from forecast_assets.defs.inputs import (
     MODEL_TABLES,
+    ORIGINS_TABLE,
     ForecastRunConfig,
     client_items,
     date_bounds,
@@ -60,6 +71,8 @@ from forecast_assets.defs.inputs import (
     load_events,
     load_forecasts,
     resolve_as_of,
+    stored_origin_rows,
+    stored_origins,
 )
 from forecast_assets.defs.partitions import ONE_CLIENT_PER_RUN, clients_partitions
 from forecast_assets.resources.chronos import ChronosModel
@@ -289,6 +302,74 @@ def _chronos_writes(spec: StreamSpec, stream: StreamResult, retention: int | Non
     ]
 
 
+BASELINE_TABLE = "ml.baseline_forecast"
+GLOBAL_TABLE = "ml.global_forecast"
+
+
+def _origin_plan(
+    warehouse: Warehouse,
+    client_id: str,
+    table: str,
+    origins: list[tuple[str, pd.Timestamp]],
+    prints: dict[pd.Timestamp, str],
+    config: ForecastRunConfig,
+) -> OriginPlan:
+    """The origins to fit, and the backtests an earlier run already forecast from the same
+    inputs (none with the run config ``refit_backtests``)."""
+    stored = stored_origins(warehouse, client_id, table, [c for _, c in origins])
+    return plan_origins(origins, prints, stored, reuse=not config.refit_backtests)
+
+
+def _reusing_writes(
+    warehouse: Warehouse,
+    client_id: str,
+    table: str,
+    fitted,
+    plan: OriginPlan,
+    origins: list[tuple[str, pd.Timestamp]],
+    prints: dict[pd.Timestamp, str],
+    as_of: pd.Timestamp,
+    params: ForecastingParams,
+    spool: Path,
+    run_id: str | None,
+) -> list[TableWrite]:
+    """This run's rows of ``table``: the fitted origins and, relabelled as this run's backtests,
+    the stored rows of the reused ones. Each is spooled to Parquet one origin at a time (memory
+    holds one origin, not the run) and they replace the client's rows of ``as_of`` in one
+    transaction, together with one ``ml.forecast_origins`` row per origin."""
+    schema = forecast_table_schema(params.quantile_levels)
+    files = [spool / "fitted.parquet"]
+    fitted.select(list(schema)).cast(schema).write_parquet(files[0])
+    for cutoff, stored in plan.reuse.items():
+        rows = as_backtest(stored_origin_rows(warehouse, client_id, table, stored), as_of)
+        files.append(spool / f"reused-{cutoff.date()}.parquet")
+        rows.select(list(schema)).cast(schema).write_parquet(files[-1])
+    scope = {"as_of": as_of.date()}
+    retention = params.backtest_retention
+    return [
+        TableWrite(table, None, scope, files=files, backtest_retention_days=retention),
+        TableWrite(
+            ORIGINS_TABLE,
+            origin_rows(table, as_of, origins, prints, plan, run_id),
+            {**scope, "source_table": table},
+            backtest_retention_days=retention,
+        ),
+    ]
+
+
+def _reuse_params(plan: OriginPlan) -> dict[str, object]:
+    """How many origins were fitted and how many read back: MLflow params and asset metadata."""
+    return {"origins_fitted": len(plan.fit), "origins_reused": len(plan.reuse)}
+
+
+def _log_reuse(context: AssetExecutionContext, plan: OriginPlan) -> None:
+    for cutoff, stored in sorted(plan.reuse.items()):
+        context.log.info(
+            f"backtest from {cutoff.date()}: reused the {stored.kind} rows of as_of "
+            f"{stored.as_of.date()} (same inputs, fingerprint {stored.fingerprint[:12]})"
+        )
+
+
 def origins_for(
     warehouse: Warehouse, client_id: str, config: ForecastRunConfig, params: ForecastingParams
 ) -> tuple[pd.Timestamp, list[tuple[str, pd.Timestamp]]]:
@@ -337,12 +418,18 @@ def baseline_forecast(
     params = forecasting_params
     as_of, origins = origins_for(warehouse, client_id, config, params)
     demand = load_demand(warehouse, client_id, until=as_of)
-    with mlflow_tracking.asset_run("baseline_forecast", client_id, as_of, context.run_id) as run:
+    spec = baseline_spec(params.horizon, params.quantile_levels, params.min_history_days)
+    prints = demand_fingerprints(baseline_inputs(demand), [c for _, c in origins], spec)
+    plan = _origin_plan(warehouse, client_id, BASELINE_TABLE, origins, prints, config)
+    with (
+        mlflow_tracking.asset_run("baseline_forecast", client_id, as_of, context.run_id) as run,
+        tempfile.TemporaryDirectory(prefix="baseline-spool-") as spool,
+    ):
         import mlflow
 
         rows, future = forecast_baselines_from_origins(
             demand,
-            origins,
+            plan.fit,
             as_of,
             params.horizon,
             params.quantile_levels,
@@ -354,19 +441,26 @@ def baseline_forecast(
         models = sorted(future.forecasts["model"].unique())
         items = demand["item_id"].nunique()
         mlflow.log_params(
-            baseline_run_params(models, params.horizon, as_of, origins, items, fingerprint(demand))
+            {
+                **baseline_run_params(models, params.horizon, as_of, origins, items, fingerprint(demand)),
+                **_reuse_params(plan),
+            }
         )
         mlflow_tracking.log_frame(rows, "baseline_forecast")
         # Written inside the run: a failed write marks the MLflow run FAILED, not finished.
         table = to_forecast_table(rows, params.quantile_levels)
-        write = _forecast_write("ml.baseline_forecast", table, as_of, params)
-        warehouse.replace_client_rows(client_id, [write])
+        writes = _reusing_writes(warehouse, client_id, BASELINE_TABLE, table, plan, origins, prints,
+                                 as_of, params, Path(spool), run.info.run_id)  # fmt: skip
+        written = warehouse.replace_client_rows(client_id, writes)
+    _log_reuse(context, plan)
     for item, reason in future.skipped.items():
         context.log.info(f"item {item}: {reason}")
     yield MaterializeResult(
         metadata={
             "as_of": str(as_of.date()),
-            "rows": len(rows),
+            "rows": written[BASELINE_TABLE],
+            "rows_fitted": len(rows),
+            **_reuse_params(plan),
             "models": ", ".join(models),
             "demand_classes": MetadataValue.json(future.demand_classes),
             "items_short_history": len(future.skipped),
@@ -422,43 +516,56 @@ def global_forecast(
     params = forecasting_params
     as_of, origins = origins_for(warehouse, client_id, config, params)
     demand = load_demand(warehouse, client_id, until=as_of)
-    result, run_id = None, None
-    enabled = params.global_model_enabled
-    run_scope = (
-        mlflow_tracking.asset_run("global_forecast", client_id, as_of, context.run_id) if enabled else None
-    )
-    with run_scope or contextlib.nullcontext() as run:  # written inside the run, as the baselines
-        if run is not None:
-            import mlflow
+    if not params.global_model_enabled:
+        empty = to_forecast_table(None, params.quantile_levels)
+        warehouse.replace_client_rows(client_id, [_forecast_write(GLOBAL_TABLE, empty, as_of, params)])
+        yield MaterializeResult(metadata={"as_of": str(as_of.date()), "enabled": False, "rows": 0})
+        yield AssetCheckResult(
+            check_name="global_forecast_sane", passed=True, metadata={"problems": "none (disabled)"}
+        )
+        return
+    stored = stored_origins(warehouse, client_id, GLOBAL_TABLE, [c for _, c in origins])
 
-            calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
-            model = _global_config(params)
-            run_id = run.info.run_id
-            result = forecast_global_from_origins(
-                demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
-                client_id=client_id, events=load_events(warehouse, client_id),
-                categories=load_categories(warehouse, client_id),
-                min_history_days=params.min_history_days, run_id=run_id,
-            )  # fmt: skip
-            mlflow.log_params(
-                {**config_params(model), "origins": len(origins), "fingerprint": fingerprint(demand)}
-            )
-            mlflow.log_metrics(cost_metrics(result))
-            mlflow_tracking.log_frame(result.importance, "feature_importance")
-        rows = result.rows if result is not None else None
+    def reusable(kind: str, cutoff: pd.Timestamp, print_: str) -> bool:
+        candidate = plan_origins([(kind, cutoff)], {cutoff: print_}, stored, not config.refit_backtests)
+        return cutoff in candidate.reuse
+
+    with (
+        mlflow_tracking.asset_run("global_forecast", client_id, as_of, context.run_id) as run,
+        tempfile.TemporaryDirectory(prefix="global-spool-") as spool,
+    ):
+        import mlflow
+
+        calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
+        model = _global_config(params)
+        result = forecast_global_from_origins(
+            demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
+            client_id=client_id, events=load_events(warehouse, client_id),
+            categories=load_categories(warehouse, client_id),
+            min_history_days=params.min_history_days, run_id=run.info.run_id, reusable=reusable,
+        )  # fmt: skip
+        plan = plan_origins(origins, result.fingerprints, stored, reuse=not config.refit_backtests)
+        mlflow.log_params({**config_params(model), "origins": len(origins), **_reuse_params(plan)})
+        mlflow.log_metrics(cost_metrics(result))
+        mlflow_tracking.log_frame(result.importance, "feature_importance")
+        rows = result.rows  # written inside the run, as the baselines
         table = to_forecast_table(rows, params.quantile_levels)
-        write = _forecast_write("ml.global_forecast", table, as_of, params)
-        warehouse.replace_client_rows(client_id, [write])
-    live = rows[rows["kind"] == "forecast"] if rows is not None and not rows.empty else pd.DataFrame()
-    forecast_items = set(demand["item_id"]) - set(result.excluded if result else demand["item_id"])
+        prints, run_id = result.fingerprints, run.info.run_id
+        writes = _reusing_writes(warehouse, client_id, GLOBAL_TABLE, table, plan, origins,
+                                 prints, as_of, params, Path(spool), run_id)  # fmt: skip
+        written = warehouse.replace_client_rows(client_id, writes)
+    _log_reuse(context, plan)
+    live = rows[rows["kind"] == "forecast"] if not rows.empty else pd.DataFrame()
+    forecast_items = set(demand["item_id"]) - set(result.excluded)
     yield MaterializeResult(
         metadata={
             "as_of": str(as_of.date()),
-            "enabled": params.global_model_enabled,
-            "rows": table.height,
+            "enabled": True,
+            "rows": written[GLOBAL_TABLE],
             "items_forecast": int(live["item_id"].nunique()) if not live.empty else 0,
-            "mlflow_run_id": run_id or "",
-            **({k: round(v, 3) for k, v in cost_metrics(result).items()} if result else {}),
+            "mlflow_run_id": run.info.run_id,
+            **_reuse_params(plan),
+            **{k: round(v, 3) for k, v in cost_metrics(result).items()},
         }
     )
     problems = (

@@ -11,6 +11,7 @@ import pandas as pd
 import polars as pl
 from dagster import Config
 
+from forecast_assets.core.forecasting.reuse import StoredOrigin
 from forecast_assets.core.landing.validation import events_wide
 from forecast_assets.resources.warehouse import Warehouse
 
@@ -22,6 +23,9 @@ MODEL_TABLES = ("ml.chronos_forecast", "ml.baseline_forecast", "ml.global_foreca
 FORECAST_TABLES = (*MODEL_TABLES, "ml.ensemble_forecast")
 PRODUCTS_TABLE = "raw.products"
 EVALUATION_TABLE = "ml.forecast_evaluation"
+# One row per (forecast table, as_of, origin) written: the origin's input fingerprint, and whether
+# it was fitted or read back from an earlier run (core/forecasting/reuse.py).
+ORIGINS_TABLE = "ml.forecast_origins"
 
 
 class ForecastRunConfig(Config):
@@ -29,10 +33,13 @@ class ForecastRunConfig(Config):
 
     ``as_of`` is the forecast origin (the last date of data used), YYYY-MM-DD. Left empty it is
     the client's last day of data; set it to an earlier date for a retrospective run: nothing
-    dated after it is read for the target or the past covariates.
+    dated after it is read for the target or the past covariates. ``refit_backtests`` fits
+    every backtest origin even where a stored forecast from the same inputs could be reused.
     """
 
     as_of: str | None = None
+    # Fit every backtest origin again even where an earlier run forecast it from the same data.
+    refit_backtests: bool = False
 
 
 # The steps that take ForecastRunConfig: a run for one origin sets ``as_of`` on each of them.
@@ -192,4 +199,38 @@ def load_earlier_forecasts(warehouse: Warehouse, client_id: str, as_of: pd.Times
     """Live forecasts made at earlier origins whose dates now have actuals (up to ``as_of``)."""
     return _read_forecasts(
         warehouse, client_id, "kind = 'forecast' and as_of < ? and date <= ?", [as_of.date(), as_of.date()]
+    )
+
+
+def stored_origins(
+    warehouse: Warehouse, client_id: str, table: str, cutoffs: Sequence[pd.Timestamp]
+) -> list[StoredOrigin]:
+    """The origins of ``table`` already written for this client at any of ``cutoffs`` whose rows
+    are still there (the live origin of an earlier run, or a backtest from the same cutoff)."""
+    if not cutoffs or not warehouse.table_exists(ORIGINS_TABLE) or not warehouse.table_exists(table):
+        return []
+    days = sorted({pd.Timestamp(c).date() for c in cutoffs})
+    marks = ", ".join("?" for _ in days)
+    found = warehouse.query(
+        f"select o.as_of, o.kind, o.cutoff, o.fingerprint from {ORIGINS_TABLE} o "
+        f"where o.client_id = ? and o.source_table = ? and o.cutoff in ({marks}) "
+        f"and exists (select 1 from {table} f where f.client_id = o.client_id and f.as_of = o.as_of "
+        "and f.kind = o.kind and f.cutoff = o.cutoff)",
+        [client_id, table, *days],
+    )
+    return [
+        StoredOrigin(pd.Timestamp(r["as_of"]), r["kind"], pd.Timestamp(r["cutoff"]), r["fingerprint"])
+        for r in found.iter_rows(named=True)
+    ]
+
+
+def stored_origin_rows(
+    warehouse: Warehouse, client_id: str, table: str, origin: StoredOrigin
+) -> pl.DataFrame:
+    """The forecast rows of one stored origin."""
+    return warehouse.read_client(
+        table,
+        client_id,
+        "as_of = ? and kind = ? and cutoff = ?",
+        [origin.as_of.date(), origin.kind, origin.cutoff.date()],
     )

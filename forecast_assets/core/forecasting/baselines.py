@@ -42,6 +42,33 @@ INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 # previous days, else of the item's in-stock history (else zero: an item never in stock).
 IMPUTE_SAME_WEEKDAYS = 4
 IMPUTE_RECENT_DAYS = 28
+# The demand columns the baselines read: an origin whose rows of these are unchanged up to its
+# cutoff forecasts the same (core/forecasting/reuse.py).
+INPUT_COLUMNS = ("item_id", "date", "units_sold", "is_stockout")
+
+
+def baseline_spec(horizon: int, quantiles: tuple[float, ...], min_history_days: int) -> dict[str, object]:
+    """What, besides the data, decides the baselines' forecast: part of each origin's fingerprint."""
+    import sys
+    from importlib.metadata import version
+
+    from forecast_assets.core.forecasting import frame
+    from forecast_assets.core.forecasting.reuse import code_digest
+
+    return {
+        "code": code_digest(sys.modules[__name__], frame),
+        "models": ",".join(MODEL_ALIASES.values()),
+        "season": SEASON,
+        "horizon": horizon,
+        "quantiles": quantiles,
+        "min_history_days": min_history_days,
+        "statsforecast": version("statsforecast"),
+    }
+
+
+def baseline_inputs(demand: pd.DataFrame) -> pd.DataFrame:
+    """The part of ``demand`` the baselines read (their fingerprint's input)."""
+    return demand[[c for c in INPUT_COLUMNS if c in demand.columns]]
 
 
 def impute_stockouts(demand: pd.DataFrame) -> pd.DataFrame:

@@ -27,8 +27,8 @@ other model's (:func:`~forecast_assets.core.forecasting.frame.finalize_forecast`
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,8 @@ class GlobalResult:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     series_fit: int = 0  # item fits summed over origins (items x origins)
+    fingerprints: dict[pd.Timestamp, str] = field(default_factory=dict)  # cutoff -> its inputs' hash
+    reused: list[pd.Timestamp] = field(default_factory=list)  # backtest cutoffs left to stored rows
 
 
 def _lag_transforms() -> dict[int, list]:
@@ -223,6 +225,7 @@ def forecast_global_from_origins(
     categories: pd.Series | None = None,
     min_history_days: int = 14,
     run_id: str | None = None,
+    reusable: Callable[[str, pd.Timestamp, str], bool] | None = None,
 ) -> GlobalResult:
     """The global model from every ``(kind, cutoff)`` origin, as ``ml.global_forecast`` rows.
 
@@ -230,8 +233,16 @@ def forecast_global_from_origins(
     as it would have been at the cutoff. Items with fewer than ``max(min_history_days, 2 *
     horizon + MIN_TRAIN)`` observed days are left to the other models (a lagged model with two
     conformal windows needs that much), and listed in ``excluded``.
+
+    Each origin's training and future frames are fingerprinted with the model's specification
+    (``result.fingerprints``); when ``reusable(kind, cutoff, fingerprint)`` says a stored forecast
+    was made from the same inputs, the origin is not fitted and its cutoff is listed in
+    ``result.reused`` (core/forecasting/reuse.py).
     """
+    from forecast_assets.core.forecasting.reuse import frames_fingerprint
+
     min_history = max(min_history_days, 2 * horizon + MIN_TRAIN)
+    spec = global_spec(config, horizon, quantiles, min_history)
     parts, importance, excluded = [], pd.DataFrame(columns=["feature", "gain"]), {}
     result = GlobalResult(rows=pd.DataFrame(), importance=importance)
     for kind, cutoff in origins:
@@ -248,6 +259,11 @@ def forecast_global_from_origins(
         )
         if kind == "forecast":
             excluded = dropped
+        fingerprint = frames_fingerprint([train, future], spec)
+        result.fingerprints[pd.Timestamp(cutoff)] = fingerprint
+        if reusable is not None and reusable(kind, pd.Timestamp(cutoff), fingerprint):
+            result.reused.append(pd.Timestamp(cutoff))
+            continue
         if train.empty:
             continue
         forecast, gain, fit_s, predict_s = fit_predict(train, future, horizon, quantiles, config)
@@ -263,6 +279,29 @@ def forecast_global_from_origins(
     result.importance = importance
     result.excluded = excluded
     return result
+
+
+def global_spec(
+    config: GlobalModelConfig, horizon: int, quantiles: tuple[float, ...], min_history: int
+) -> dict[str, object]:
+    """What, besides its input frames, decides the global model's forecast (the fingerprint's
+    specification): its parameters (thread count included: LightGBM's sums may differ with it),
+    the libraries' versions and the code that builds its features."""
+    import sys
+    from importlib.metadata import version
+
+    from forecast_assets.core.forecasting import chronos_frames, frame
+    from forecast_assets.core.forecasting.reuse import code_digest
+
+    return {
+        **asdict(config),
+        "horizon": horizon,
+        "quantiles": quantiles,
+        "min_history": min_history,
+        "mlforecast": version("mlforecast"),
+        "lightgbm": version("lightgbm"),
+        "code": code_digest(sys.modules[__name__], chronos_frames, frame),
+    }
 
 
 def config_params(config: GlobalModelConfig) -> dict[str, object]:

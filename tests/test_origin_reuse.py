@@ -1,0 +1,167 @@
+"""A backtest origin is fitted once: a later run reads back a forecast already made from the same
+inputs, refits an origin whose inputs changed, and a reused forecast equals a refitted one."""
+
+import datetime as dt
+
+import pandas as pd
+import polars as pl
+import pytest
+from dagster import AssetSelection, materialize
+
+from forecast_assets.core.forecasting.reuse import (
+    StoredOrigin,
+    demand_fingerprints,
+    frames_fingerprint,
+    plan_origins,
+)
+from forecast_assets.definitions import build_assets, build_resource_defs
+from forecast_assets.defs.inputs import AS_OF_OPS
+from forecast_assets.defs.partitions import clients_partitions
+
+from .backends import sql_rows
+from .conftest import make_instance, make_settings
+
+T = pd.Timestamp
+ORIGINS = [("forecast", T("2026-10-31")), ("backtest", T("2026-10-03")), ("backtest", T("2026-09-26"))]
+PRINTS = {T("2026-10-31"): "live", T("2026-10-03"): "a", T("2026-09-26"): "b"}
+
+
+def stored(as_of: str, kind: str, cutoff: str, fingerprint: str) -> StoredOrigin:
+    return StoredOrigin(T(as_of), kind, T(cutoff), fingerprint)
+
+
+@pytest.mark.parametrize(
+    ("stored_origins", "reuse", "fit", "reused_from"),
+    [
+        ([], True, ["2026-10-31", "2026-10-03", "2026-09-26"], {}),  # cold start: the full backtest
+        (  # an earlier run's live forecast from the cutoff, same inputs: read back
+            [stored("2026-10-03", "forecast", "2026-10-03", "a")],
+            True,
+            ["2026-10-31", "2026-09-26"],
+            {"2026-10-03": "2026-10-03"},
+        ),
+        (  # the inputs up to the cutoff changed since (a restated history): refitted
+            [stored("2026-10-03", "forecast", "2026-10-03", "changed")],
+            True,
+            ["2026-10-31", "2026-10-03", "2026-09-26"],
+            {},
+        ),
+        (  # several runs forecast the cutoff from the same inputs: the latest one's rows
+            [stored("2026-10-03", "forecast", "2026-10-03", "a"), stored("2026-10-24", "backtest", "2026-10-03", "a")],
+            True,
+            ["2026-10-31", "2026-09-26"],
+            {"2026-10-03": "2026-10-24"},
+        ),
+        (  # a rerun of the same as_of reads its own backtests back; the live origin is refitted
+            [stored("2026-10-31", "forecast", "2026-10-31", "live"), stored("2026-10-31", "backtest", "2026-09-26", "b")],
+            True,
+            ["2026-10-31", "2026-10-03"],
+            {"2026-09-26": "2026-10-31"},
+        ),
+        (  # refit_backtests: everything is fitted
+            [stored("2026-10-03", "forecast", "2026-10-03", "a")],
+            False,
+            ["2026-10-31", "2026-10-03", "2026-09-26"],
+            {},
+        ),
+    ],
+)
+def test_which_origins_are_fitted_and_which_are_read_back(stored_origins, reuse, fit, reused_from):
+    plan = plan_origins(ORIGINS, PRINTS, stored_origins, reuse=reuse)
+    assert [str(c.date()) for _, c in plan.fit] == fit
+    assert {str(c.date()): str(s.as_of.date()) for c, s in plan.reuse.items()} == reused_from
+
+
+def test_a_fingerprint_sees_every_change_up_to_its_cutoff_and_none_after():
+    dates = pd.date_range("2026-09-01", periods=30)
+    demand = pd.DataFrame(
+        {"item_id": ["a"] * 30 + ["b"] * 30, "date": list(dates) * 2, "units_sold": range(60)}
+    )
+    cutoff = T("2026-09-20")
+    spec = {"model": "x"}
+    base = demand_fingerprints(demand, [cutoff], spec)[cutoff]
+    after = demand.copy()
+    after.loc[after["date"] > cutoff, "units_sold"] += 1
+    before = demand.copy()
+    before.loc[(before["item_id"] == "b") & (before["date"] == T("2026-09-03")), "units_sold"] += 1
+    shuffled = demand.sample(frac=1.0, random_state=0)
+    assert demand_fingerprints(after, [cutoff], spec)[cutoff] == base
+    assert demand_fingerprints(shuffled, [cutoff], spec)[cutoff] == base
+    assert demand_fingerprints(before, [cutoff], spec)[cutoff] != base
+    assert demand_fingerprints(demand, [cutoff], {"model": "y"})[cutoff] != base
+    assert frames_fingerprint([demand], spec) == frames_fingerprint([shuffled], spec)
+    assert frames_fingerprint([demand], spec) != frames_fingerprint([before], spec)
+
+
+REUSED = (
+    "select source_table, kind, cast(cutoff as varchar), fitted, cast(reused_from_as_of as varchar) "
+    "from ml.forecast_origins where client_id = 'shop_a' and as_of = ? order by 1, 3"
+)
+BACKTEST = (
+    "select model, item_id, date, point, q10, q90 from ml.baseline_forecast where client_id = 'shop_a' "
+    "and as_of = ? and kind = 'backtest' and cutoff = ? order by 1, 2, 3"
+)
+LIVE = (
+    "select model, item_id, date, point, q10, q90 from ml.baseline_forecast where client_id = 'shop_a' "
+    "and as_of = ? and kind = 'forecast' order by 1, 2, 3"
+)
+
+
+def test_a_later_run_fits_only_what_it_cannot_read_back(tmp_path, landing):
+    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2", baseline_n_jobs=1)
+    instance = make_instance(settings.home)
+    instance.add_dynamic_partitions(clients_partitions.name, ["shop_a"])
+    selection = AssetSelection.assets("baseline_forecast", "global_forecast").upstream()
+
+    def run(as_of: str, refit: bool = False) -> None:
+        config = {"as_of": as_of, "refit_backtests": refit}
+        result = materialize(
+            build_assets(),
+            selection=selection,
+            partition_key="shop_a",
+            resources=build_resource_defs(settings),
+            instance=instance,
+            run_config={"ops": {op: {"config": config} for op in AS_OF_OPS if op in OPS}},
+        )
+        assert result.success
+
+    def origins(as_of: str) -> list[tuple]:
+        return [tuple(r) for r in sql_rows(settings.warehouse_url, REUSED, [dt.date.fromisoformat(as_of)])]
+
+    def rows(sql: str, *params: str) -> list[tuple]:
+        return sql_rows(settings.warehouse_url, sql, [dt.date.fromisoformat(p) for p in params])
+
+    run("2026-10-03")  # the live forecast from 2026-10-03 ...
+    run("2026-10-31")  # ... is the backtest from 2026-10-03 four weeks later (horizon 28)
+    base = [r for r in origins("2026-10-31") if r[0] == "ml.baseline_forecast"]
+    assert base == [
+        ("ml.baseline_forecast", "backtest", "2026-09-19", True, None),
+        ("ml.baseline_forecast", "backtest", "2026-09-26", True, None),
+        ("ml.baseline_forecast", "backtest", "2026-10-03", False, "2026-10-03"),
+        ("ml.baseline_forecast", "forecast", "2026-10-31", True, None),
+    ]
+    assert rows(BACKTEST, "2026-10-31", "2026-10-03") == rows(LIVE, "2026-10-03")
+
+    # A late correction of one day's sales between two cutoffs: the cutoff after it is refitted,
+    # the ones before it are read back from the previous run of the same as_of.
+    sales = landing / "shop_a" / "sales.csv"
+    frame = pl.read_csv(sales)
+    restated = (pl.col("date") == "2026-09-30") & (pl.col("item_id") == frame["item_id"][0])
+    frame.with_columns(pl.when(restated).then(pl.col("units_sold") + 50).otherwise("units_sold")).write_csv(sales)
+    run("2026-10-31")
+    fitted = {(r[0], r[2]): r[3] for r in origins("2026-10-31")}
+    for table in ("ml.baseline_forecast", "ml.global_forecast"):
+        assert fitted[(table, "2026-09-19")] is False and fitted[(table, "2026-09-26")] is False
+        assert fitted[(table, "2026-10-03")] is True and fitted[(table, "2026-10-31")] is True
+    reused = rows(BACKTEST, "2026-10-31", "2026-09-19")
+
+    run("2026-10-31", refit=True)  # a refit from scratch gives the rows that were read back
+    assert all(r[3] is True for r in origins("2026-10-31"))
+    refitted = rows(BACKTEST, "2026-10-31", "2026-09-19")
+    assert len(refitted) == len(reused) > 0
+    for a, b in zip(reused, refitted, strict=True):
+        assert a[:3] == b[:3]
+        assert a[3:] == pytest.approx(b[3:], rel=1e-6, abs=1e-9)
+
+
+OPS = ("baseline_forecast", "global_forecast")
