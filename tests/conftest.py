@@ -65,8 +65,10 @@ def make_settings(home: Path, **overrides) -> Settings:
             warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}",
             mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
         )
-    # The global LightGBM model with few rounds: tests check behaviour, not accuracy.
-    fast = dict(global_model_rounds=30, global_model_conformal_windows=2)
+    # The global LightGBM model with few rounds: tests check behaviour, not accuracy. Baselines in
+    # the step's own process: a process pool's start-up costs more than a test client's fits
+    # (tests/test_baselines_parallel.py checks that every core gives the same forecasts).
+    fast = dict(global_model_rounds=30, global_model_conformal_windows=2, baseline_n_jobs=1)
     values = dict(home=home, landing_dir=home / "landing", **fast, **storage)
     values.update(overrides)
     return Settings(**values)

@@ -90,6 +90,27 @@ def test_merged_slices_equal_the_whole_client(demand):
     _assert_same(whole, merge_results(parts))
 
 
+def test_a_step_fitted_in_item_slices_gives_the_whole_clients_forecast_and_reports_progress(demand):
+    """Locally the items are fitted a slice at a time (memory bounded, a progress line after each
+    slice); the rows are those of one fit over every item."""
+    origins = [("forecast", CUTOFFS[0]), ("backtest", CUTOFFS[1])]
+    args = (demand, origins, AS_OF, HORIZON, DEFAULT_QUANTILES)
+    lines: list[str] = []
+    whole, whole_future = forecast_baselines_from_origins(*args, run_id="r", slice_items=10_000)
+    sliced, sliced_future = forecast_baselines_from_origins(
+        *args, run_id="r", slice_items=3, log=lines.append
+    )
+    order = ["kind", "cutoff", "model", "item_id", "date"]
+    pd.testing.assert_frame_equal(
+        whole.sort_values(order, ignore_index=True), sliced.sort_values(order, ignore_index=True)
+    )
+    _assert_same(whole_future, sliced_future)
+    n_items = demand["item_id"].nunique()
+    assert len(lines) == 2 * -(-n_items // 3)  # one per slice and origin
+    last = f"baselines (origin {CUTOFFS[1].date()}): {2 * n_items}/{2 * n_items} item fits"
+    assert lines[-1].startswith(last)
+
+
 def test_ray_local_address_starts_a_cluster_fits_and_leaves_nothing_running(demand):
     """RAY_ADDRESS=local through the function the asset calls: a Ray cluster started for the call,
     the same rows as local processes, and shut down afterwards."""

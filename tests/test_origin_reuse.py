@@ -47,13 +47,19 @@ def stored(as_of: str, kind: str, cutoff: str, fingerprint: str) -> StoredOrigin
             {},
         ),
         (  # several runs forecast the cutoff from the same inputs: the latest one's rows
-            [stored("2026-10-03", "forecast", "2026-10-03", "a"), stored("2026-10-24", "backtest", "2026-10-03", "a")],
+            [
+                stored("2026-10-03", "forecast", "2026-10-03", "a"),
+                stored("2026-10-24", "backtest", "2026-10-03", "a"),
+            ],
             True,
             ["2026-10-31", "2026-09-26"],
             {"2026-10-03": "2026-10-24"},
         ),
         (  # a rerun of the same as_of reads its own backtests back; the live origin is refitted
-            [stored("2026-10-31", "forecast", "2026-10-31", "live"), stored("2026-10-31", "backtest", "2026-09-26", "b")],
+            [
+                stored("2026-10-31", "forecast", "2026-10-31", "live"),
+                stored("2026-10-31", "backtest", "2026-09-26", "b"),
+            ],
             True,
             ["2026-10-31", "2026-10-03"],
             {"2026-09-26": "2026-10-31"},
@@ -108,7 +114,7 @@ LIVE = (
 
 
 def test_a_later_run_fits_only_what_it_cannot_read_back(tmp_path, landing):
-    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2", baseline_n_jobs=1)
+    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2")
     instance = make_instance(settings.home)
     instance.add_dynamic_partitions(clients_partitions.name, ["shop_a"])
     selection = AssetSelection.assets("baseline_forecast", "global_forecast").upstream()
@@ -147,7 +153,8 @@ def test_a_later_run_fits_only_what_it_cannot_read_back(tmp_path, landing):
     sales = landing / "shop_a" / "sales.csv"
     frame = pl.read_csv(sales)
     restated = (pl.col("date") == "2026-09-30") & (pl.col("item_id") == frame["item_id"][0])
-    frame.with_columns(pl.when(restated).then(pl.col("units_sold") + 50).otherwise("units_sold")).write_csv(sales)
+    bumped = pl.when(restated).then(pl.col("units_sold") + 50).otherwise("units_sold")
+    frame.with_columns(bumped).write_csv(sales)
     run("2026-10-31")
     fitted = {(r[0], r[2]): r[3] for r in origins("2026-10-31")}
     for table in ("ml.baseline_forecast", "ml.global_forecast"):

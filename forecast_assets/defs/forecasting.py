@@ -437,6 +437,7 @@ def baseline_forecast(
             n_jobs=params.baseline_n_jobs,
             ray_address=params.ray_address,
             run_id=run.info.run_id,
+            log=context.log.info,
         )
         models = sorted(future.forecasts["model"].unique())
         items = demand["item_id"].nunique()

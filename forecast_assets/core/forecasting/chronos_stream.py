@@ -21,6 +21,7 @@ import polars as pl
 from forecast_assets.core.forecasting.chronos_frames import build_frames
 from forecast_assets.core.forecasting.chronos_model import item_chunks, model_name, predict
 from forecast_assets.core.forecasting.frame import forecast_problems, to_forecast_table
+from forecast_assets.core.running.progress import progress_line
 
 ChunkReader = Callable[[list[str]], tuple[pd.DataFrame, pd.DataFrame]]
 EXCLUSION_SCHEMA = {
@@ -130,6 +131,7 @@ def stream_forecasts(
     result = StreamResult()
     name = model_name(pipeline)
     chunks = list(item_chunks(spec.items, spec.chunk_items))
+    stream_started, done = time.perf_counter(), 0
     for number, chunk in enumerate(chunks):
         demand, calendar = read_chunk(chunk)
         result._hash.update(pd.util.hash_pandas_object(demand, index=False).to_numpy().tobytes())
@@ -187,6 +189,8 @@ def stream_forecasts(
         pl.concat(tables).write_parquet(path)
         result.files.append(path)
         result.chunks += 1
+        done += len(chunk)
         if log:
-            log(f"chunk {number + 1}/{len(chunks)}: {len(chunk)} items, {len(spec.origins)} origins spooled")
+            label = f"chronos chunk {number + 1}/{len(chunks)} ({len(spec.origins)} origins spooled)"
+            log(progress_line(label, done, len(spec.items), time.perf_counter() - stream_started))
     return result

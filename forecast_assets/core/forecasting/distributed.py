@@ -20,10 +20,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-import numpy as np
 import pandas as pd
 
-from forecast_assets.core.forecasting.baselines import BaselineResult, forecast_baselines
+from forecast_assets.core.forecasting.baselines import (
+    BaselineResult,
+    forecast_baselines,
+    item_slices,
+    merge_results,
+)
+
+__all__ = ["forecast_baselines_on_ray", "item_slices", "merge_results", "ray_connection"]
 
 # Tasks per CPU of the cluster for each origin: more than one evens out slices whose items are
 # slower (long, seasonal) than others; few enough that a task's overhead (milliseconds) is noise
@@ -54,32 +60,6 @@ def ray_connection(address: str) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
-
-
-def item_slices(item_ids: Sequence[str], n_slices: int) -> list[list[str]]:
-    """Sorted item ids cut into at most ``n_slices`` contiguous, non-empty slices of near-equal size."""
-    ids = sorted({str(item) for item in item_ids})
-    n = max(1, min(n_slices, len(ids)))
-    return [list(part) for part in np.array_split(np.array(ids, dtype=object), n) if len(part)]
-
-
-def merge_results(parts: Sequence[BaselineResult]) -> BaselineResult:
-    """One client's result from the results of disjoint item slices: forecasts stacked (by model,
-    item and date, so the order does not depend on the slicing), skipped items joined, demand
-    class counts summed."""
-    frames = [p.forecasts for p in parts if not p.forecasts.empty]
-    forecasts = (
-        pd.concat(frames, ignore_index=True).sort_values(["model", "item_id", "date"], ignore_index=True)
-        if frames
-        else pd.DataFrame()
-    )
-    skipped: dict[str, str] = {}
-    classes: dict[str, int] = {}
-    for part in parts:
-        skipped.update(part.skipped)
-        for name, count in part.demand_classes.items():
-            classes[name] = classes.get(name, 0) + count
-    return BaselineResult(forecasts=forecasts, skipped=skipped, demand_classes=classes)
 
 
 def forecast_baselines_on_ray(
