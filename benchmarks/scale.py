@@ -4,6 +4,7 @@ Run on purpose (never in the test suite), one size after another, each in a fres
 
     .venv/bin/python benchmarks/scale.py --sizes 100 300            # a few minutes on 2 cores
     .venv/bin/python benchmarks/scale.py --sizes 1000 3000 10000 30490 --days 730
+    .venv/bin/python benchmarks/scale.py --sizes 300 --refresh      # cold start, then a refresh
 
 For each size it writes a generated client (:func:`generate`) to a fresh ``FORECAST_HOME`` under
 ``--home``, runs the whole job for it in a child process (DuckDB warehouse, SQLite instance and
@@ -17,6 +18,13 @@ erratic, intermittent and lumpy items (Syntetos-Boylan classes), weekly and year
 price changes, promotions (past ones and one planned in the horizon for some items), a monthly
 benefits-day event, weekly stock snapshots and a few stock-outs. Only sold days become sales rows,
 as in a real export. Same seed, same files.
+
+``--refresh`` runs the job a second time for each size after a late delivery that restates the
+last ``REFRESH_DAYS`` days' sales (a sensor-triggered refresh of the same ``as_of``). The
+backtest cutoffs lie before those days, so the baselines and the global model read their
+backtests back from the first run (``ml.forecast_origins``) and fit only the live origin: the
+cost of a daily run once a client has live history, where each backtest cutoff is an earlier
+run's live origin.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ STEP_TABLES = {
     "dbt_modelling": ["analytics.ts_demand_daily", "analytics.covariate_calendar"],
     "chronos_forecast": ["ml.chronos_forecast"],
     "baseline_forecast": ["ml.baseline_forecast"],
+    "global_forecast": ["ml.global_forecast"],
+    "ensemble_forecast": ["ml.ensemble_forecast"],
     "forecast_evaluation": ["ml.forecast_evaluation", "ml.forecast_live_accuracy"],
     "inventory_metrics": ["ml.inventory_metrics"],
     "dbt_serving": ["analytics.fct_demand_forecast", "analytics.fct_forecast_accuracy"],
@@ -110,7 +120,7 @@ def generate(n_items: int, days: int, seed: int = 0) -> dict[str, pl.DataFrame]:
     item_idx, day_idx = np.nonzero(units)
     sales = pl.DataFrame(
         {
-            "date": dates[day_idx],
+            "date": dates[day_idx].tolist(),
             "item_id": item_ids[item_idx],
             "units_sold": units[item_idx, day_idx].astype(float),
             "price": np.round(effective[item_idx, day_idx], 2),
@@ -144,7 +154,7 @@ def generate(n_items: int, days: int, seed: int = 0) -> dict[str, pl.DataFrame]:
     stock_levels = pl.DataFrame(
         {
             "item_id": item_ids[snap_item.ravel()],
-            "date": dates[snap_day.ravel()],
+            "date": dates[snap_day.ravel()].tolist(),
             "on_hand": on_hand.ravel(),
             "on_order": np.zeros(on_hand.size),
         }
@@ -166,6 +176,30 @@ def write_client(landing: Path, frames: dict[str, pl.DataFrame]) -> None:
     frames["sales"].write_parquet(folder / "sales.parquet")
     for kind in ("products", "promotions", "stock_levels", "events"):
         frames[kind].write_csv(folder / f"{kind}.csv")
+
+
+REFRESH_DAYS = 3
+
+
+def restate_recent_sales(landing: Path, days: int = REFRESH_DAYS) -> int:
+    """A late correction: one more unit on every sale of the last ``days`` days; rows changed."""
+    path = landing / CLIENT / "sales.parquet"
+    sales = pl.read_parquet(path)
+    recent = pl.col("date") > pl.lit(END_DATE - dt.timedelta(days=days))
+    bumped = pl.when(recent).then(pl.col("units_sold") + 1).otherwise("units_sold")
+    sales.with_columns(bumped).write_parquet(path)
+    return sales.filter(recent).height
+
+
+def run_child(home: Path, n: int) -> dict:
+    """One run of the job for the client in ``home`` in a fresh process; its figures."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", str(home)], capture_output=True, text=True, check=False
+    )
+    line = next((s for s in child.stdout.splitlines() if s.startswith("RESULT ")), None)
+    if line is None:
+        sys.exit(f"the run for {n} items failed:\n{child.stdout[-3000:]}\n{child.stderr[-3000:]}")
+    return json.loads(line.removeprefix("RESULT "))
 
 
 def run_one(home: Path) -> dict:
@@ -211,6 +245,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300], help="item counts (ascending)")
     parser.add_argument("--days", type=int, default=730, help="days of history (default 730)")
     parser.add_argument("--home", type=Path, default=REPO / "var" / "scale", help="working folder")
+    parser.add_argument(
+        "--refresh", action="store_true", help="then restate the last days' sales and run again (a refresh)"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -227,16 +264,20 @@ def main() -> None:
         write_client(home / "landing", frames)
         seconds = time.perf_counter() - started
         print(f"== {n} items: {frames['sales'].height:,} sales rows generated in {seconds:.0f} s", flush=True)
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", str(home)], capture_output=True, text=True, check=False
-        )
-        line = next((s for s in child.stdout.splitlines() if s.startswith("RESULT ")), None)
-        if line is None:
-            sys.exit(f"the run for {n} items failed:\n{child.stdout[-3000:]}\n{child.stderr[-3000:]}")
-        results[n] = json.loads(line.removeprefix("RESULT "))
+        results[n] = run_child(home, n)
         print(
             f"   done: {results[n]['total_s']:.0f} s, peak RSS {results[n]['peak_rss_mb']:.0f} MB", flush=True
         )
+        if args.refresh:
+            changed = restate_recent_sales(home / "landing")
+            refresh = run_child(home, n)
+            results[n]["refresh"] = refresh
+            print(
+                f"   refresh after {changed:,} restated sales rows: {refresh['total_s']:.0f} s "
+                f"({refresh['total_s'] / results[n]['total_s']:.2f} of the cold run), "
+                f"peak RSS {refresh['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
 
     base = min(results)
 
@@ -253,6 +294,13 @@ def main() -> None:
             )
         )
     print(row("whole job s", [f"{r['total_s']:.0f}" for r in results.values()]))
+    if args.refresh:
+        refreshes = [r["refresh"] for r in results.values()]
+        for step in STEP_TABLES:
+            print(row(f"refresh: {step}", [f"{r['steps'].get(step, 0):.1f}" for r in refreshes]))
+        print(row("refresh: whole job s", [f"{r['total_s']:.0f}" for r in refreshes]))
+        ratios = [f"{r['refresh']['total_s'] / r['total_s']:.2f}" for r in results.values()]
+        print(row("refresh / cold", ratios))
     print(row("peak RSS MB", [f"{r['peak_rss_mb']:.0f}" for r in results.values()]))
     per_item = {n: r["total_s"] / n for n, r in results.items()}
     print(row("s per item", [f"{v:.2f}" for v in per_item.values()]))
