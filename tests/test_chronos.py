@@ -17,6 +17,7 @@ from forecast_assets.core.forecasting.chronos_model import (
     load_pipeline,
     model_name,
     predict,
+    predict_origins,
     supports_covariates,
 )
 from forecast_assets.core.forecasting.chronos_stream import StreamSpec, stream_forecasts
@@ -325,3 +326,31 @@ def test_chronos_bolt_loads_through_the_base_pipeline_and_ignores_covariates(tmp
     assert len(out) == 3 * HORIZON
     qs = out[[quantile_column(q) for q in QUANTILES]].to_numpy()
     assert (np.diff(qs, axis=1) >= 0).all() and (qs >= 0).all()
+
+
+def test_every_origin_in_one_call_forecasts_as_one_call_per_origin_and_leaks_nothing(pipeline):
+    """The stream sends a slice's origins through one predict_df call (each item and origin its
+    own series): the same forecasts as one call per origin, and a backtest's forecast does not
+    move when the data after its cutoff does, though a later origin in the same call sees it."""
+    demand, calendar = make_inputs(n_items=4, days=150)
+    earlier = CUTOFF - pd.Timedelta(days=21)
+    cutoffs = [CUTOFF, earlier]
+
+    def frames_at(data: pd.DataFrame) -> list[tuple[pd.Timestamp, object]]:
+        return [(c, build_frames(data, calendar, c, HORIZON, client_id="shop_a")) for c in cutoffs]
+
+    together = predict_origins(pipeline, frames_at(demand), HORIZON, QUANTILES)
+    for (cutoff, frames), joint in zip(frames_at(demand), together, strict=True):
+        alone = predict(pipeline, frames, cutoff, HORIZON, QUANTILES)
+        pd.testing.assert_frame_equal(
+            joint.reset_index(drop=True), alone.reset_index(drop=True), rtol=1e-4, atol=1e-4
+        )
+        assert (joint["step"] == (joint["date"] - cutoff).dt.days).all()
+    tampered = demand.copy()
+    tampered.loc[tampered["date"] > earlier, "units_sold"] *= 50
+    moved = predict_origins(pipeline, frames_at(tampered), HORIZON, QUANTILES)
+    pd.testing.assert_frame_equal(moved[1], together[1], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(moved[0]["point"], together[0]["point"])
+    learned = predict_origins(pipeline, frames_at(demand), HORIZON, QUANTILES, cross_learning=True)
+    learned_moved = predict_origins(pipeline, frames_at(tampered), HORIZON, QUANTILES, cross_learning=True)
+    pd.testing.assert_frame_equal(learned[1], learned_moved[1], rtol=1e-4, atol=1e-4)

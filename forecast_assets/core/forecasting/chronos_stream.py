@@ -19,7 +19,7 @@ import pandas as pd
 import polars as pl
 
 from forecast_assets.core.forecasting.chronos_frames import build_frames
-from forecast_assets.core.forecasting.chronos_model import item_chunks, model_name, predict
+from forecast_assets.core.forecasting.chronos_model import item_chunks, model_name, predict_origins
 from forecast_assets.core.forecasting.frame import forecast_problems, to_forecast_table
 from forecast_assets.core.running.progress import progress_line
 
@@ -135,7 +135,7 @@ def stream_forecasts(
     for number, chunk in enumerate(chunks):
         demand, calendar = read_chunk(chunk)
         result._hash.update(pd.util.hash_pandas_object(demand, index=False).to_numpy().tobytes())
-        tables = []
+        built = []
         for kind, cutoff in spec.origins:
             frames = build_frames(
                 demand,
@@ -159,21 +159,22 @@ def stream_forecasts(
                 }
                 for item, reason in frames.excluded.items()
             ]
-            started = time.perf_counter()
-            forecast = predict(
-                pipeline,
-                frames,
-                cutoff,
-                spec.horizon,
-                spec.quantiles,
-                batch_size=spec.batch_size,
-                context_length=spec.context_length,
-                cross_learning=spec.cross_learning,
-                validate_inputs=False,  # build_frames checked the same, naming item and field
-            )
-            result.model_seconds += time.perf_counter() - started
-            n_items = frames.context["item_id"].nunique()
-            result.series += n_items
+            built.append((pd.Timestamp(cutoff), frames))
+        started = time.perf_counter()
+        # Every origin of the slice in one predict_df call (separate calls with cross-learning).
+        forecasts = predict_origins(
+            pipeline,
+            built,
+            spec.horizon,
+            spec.quantiles,
+            batch_size=spec.batch_size,
+            context_length=spec.context_length,
+            cross_learning=spec.cross_learning,
+        )
+        result.model_seconds += time.perf_counter() - started
+        tables = []
+        for (kind, cutoff), (_, frames), forecast in zip(spec.origins, built, forecasts, strict=True):
+            result.series += frames.context["item_id"].nunique()
             if kind == "forecast":
                 result.covered |= set(forecast["item_id"])
                 result.problems += forecast_problems(
