@@ -133,14 +133,14 @@ class Settings:
     # started on this machine for the step; "ray://head:10001", that (KubeRay) Ray cluster.
     ray_address: str = _setting("", "RAY_ADDRESS")
     backtest_windows: int = _setting(3, "BACKTEST_WINDOWS", _int)
-    # The global LightGBM model (core/forecasting/global_model.py) and the fixed-member ensembles.
+    # The global LightGBM models (core/forecasting/global_model.py) and the fixed-member ensembles.
     global_model_enabled: bool = _setting(True, "GLOBAL_MODEL_ENABLED", _bool)
     global_model_rounds: int = _setting(300, "GLOBAL_MODEL_ROUNDS", _int)
-    global_model_conformal_windows: int = _setting(4, "GLOBAL_MODEL_CONFORMAL_WINDOWS", _int)
+    global_model_conformal_windows: int = _setting(8, "GLOBAL_MODEL_CONFORMAL_WINDOWS", _int)
     global_model_history_days: int = _setting(730, "GLOBAL_MODEL_HISTORY_DAYS", _int)
     global_model_n_jobs: int = _setting(1, "GLOBAL_MODEL_N_JOBS", _int)
     ensemble_members: tuple[str, ...] = _setting(
-        ("auto_ets", "auto_theta", "lightgbm", "chronos-2"), "ENSEMBLE_MEMBERS", _names
+        ("auto_ets", "auto_theta", "lightgbm", "lightgbm_log", "chronos-2"), "ENSEMBLE_MEMBERS", _names
     )
     backtest_step_days: int = _setting(7, "BACKTEST_STEP_DAYS", _int)
     # A forecast write deletes the client's backtest rows of an as_of this many days older (0: none).

@@ -133,14 +133,15 @@ def test_flow_with_random_weight_chronos(chronos_settings):
         "forecast_evaluation",
     }
     global_run = runs[runs["tags.asset"] == "global_forecast"].iloc[0]
-    assert global_run["params.objective"].startswith("tweedie")
+    assert global_run["params.objectives"].startswith("tweedie")
     # The global model and the ensembles (Chronos joins them) forecast, and are scored like any model.
     models = {r[0] for r in sql(settings, "select distinct model from ml.global_forecast")}
     models |= {r[0] for r in sql(settings, "select distinct model from ml.ensemble_forecast")}
     assert models == {
         "lightgbm",
-        "ensemble_median(auto_ets+auto_theta+lightgbm+chronos-2)",
-        "ensemble_mean(auto_ets+auto_theta+lightgbm+chronos-2)",
+        "lightgbm_log",
+        "ensemble_median(auto_ets+auto_theta+lightgbm+lightgbm_log+chronos-2)",
+        "ensemble_mean(auto_ets+auto_theta+lightgbm+lightgbm_log+chronos-2)",
     }
     scored = {
         r[0]

@@ -10,8 +10,11 @@ import pytest
 from forecast_assets.core.forecasting.ensemble import combine, ensemble_name, ensembles
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES, forecast_problems, quantile_column
 from forecast_assets.core.forecasting.global_model import (
+    MODELS,
     GlobalModelConfig,
     forecast_global_from_origins,
+    item_stats,
+    price_features,
     training_frames,
 )
 
@@ -71,7 +74,7 @@ def _forecast(demand, calendar, cutoff, kind="backtest"):
         demand, calendar, [(kind, cutoff)], as_of, HORIZON, DEFAULT_QUANTILES, CONFIG,
         client_id="shop", categories=CATEGORIES,
     )  # fmt: skip
-    return result.rows.sort_values(["item_id", "date"]).reset_index(drop=True)
+    return result.rows.sort_values(["model", "item_id", "date"]).reset_index(drop=True)
 
 
 def test_nothing_after_a_cutoff_reaches_its_features_or_forecast_and_a_change_before_does():
@@ -112,8 +115,10 @@ def test_a_future_promotion_raises_that_items_forecast():
 def test_quantiles_are_ordered_non_negative_and_cover_every_item_and_step():
     demand, calendar = _client()
     rows = _forecast(demand, calendar, demand["date"].max(), kind="forecast")
-    assert forecast_problems(rows, set(demand["item_id"]), HORIZON, DEFAULT_QUANTILES) == []
-    assert (rows["q90"] > rows["q10"]).mean() > 0.9, "conformal intervals must have width"
+    assert set(rows["model"]) == set(MODELS)
+    for _, member in rows.groupby("model"):
+        assert forecast_problems(member, set(demand["item_id"]), HORIZON, DEFAULT_QUANTILES) == []
+        assert (member["q90"] > member["q10"]).mean() > 0.9, "conformal intervals must have width"
 
 
 def test_stock_out_days_are_imputed_for_lags_and_weighted_out_of_the_targets():
@@ -161,3 +166,36 @@ def test_ensembles_use_only_members_that_forecast_and_need_two():
     assert set(both["model"]) == {ensemble_name(m, ["auto_ets", "lightgbm"]) for m in ("median", "mean")}
     assert set(both["item_id"]) == {"A", "B"}
     assert ensembles(rows, ["auto_ets", "chronos-2"], DEFAULT_QUANTILES).empty
+
+
+def test_price_features_place_each_days_price_against_the_items_own_history():
+    days = pd.date_range("2025-01-01", periods=30, freq="D")
+    price = np.r_[np.full(20, 2.0), np.full(10, 1.0)]  # a price cut on day 20
+    price[[3, 4]] = np.nan  # unlisted days carry the last known price
+    train = pd.DataFrame({"unique_id": "A", "ds": days, "y": 1.0, "weight": 1.0, "price": price})
+    future = pd.DataFrame({"unique_id": "A", "ds": pd.date_range("2025-01-31", periods=7, freq="D")})
+    train_x, future_x = price_features(train, future)
+    mean = (20 * 2.0 + 10 * 1.0) / 30
+    assert "price" not in train_x.columns
+    assert train_x.loc[3, "price_to_mean"] == pytest.approx(2.0 / mean)
+    assert train_x.loc[20, "price_to_mean"] == pytest.approx(1.0 / mean)
+    assert train_x.loc[20, "price_to_max"] == pytest.approx(0.5)
+    assert train_x.loc[20, "price_change_7"] == pytest.approx(-0.5)
+    assert train_x.loc[27, "price_change_7"] == pytest.approx(0.0)
+    # The horizon carries the last price at the cutoff: a future price is not known.
+    assert np.allclose(future_x["price_to_max"], 0.5)
+    assert np.allclose(future_x["price_change_7"], 0.0)
+
+
+def test_item_statistics_describe_the_last_year_of_in_stock_days_only():
+    days = pd.date_range("2024-01-01", periods=500, freq="D")
+    y = np.where(np.arange(500) < 135, 100.0, np.tile([0.0, 2.0], 250)[:500])
+    weight = np.ones(500)
+    weight[-10:] = 0.0  # stock-outs: left out of the statistics
+    y[-10:] = 50.0
+    train = pd.DataFrame({"unique_id": "A", "ds": days, "y": y, "weight": weight})
+    stats = item_stats(train).iloc[0]
+    recent = y[-365:-10]  # the last 365 days before the cutoff, in stock
+    assert stats["level_365"] == pytest.approx(recent.mean())
+    assert stats["zero_share_365"] == pytest.approx((recent == 0).mean())
+    assert stats["cv_365"] == pytest.approx(recent.std(ddof=1) / recent.mean())

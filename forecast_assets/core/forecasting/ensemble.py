@@ -2,7 +2,7 @@
 
 Why fixed members: choosing the members by their backtest scores and then scoring the ensemble on
 the same backtests rewards the choice twice (in-sample selection bias). A fixed list (by default
-AutoETS, AutoTheta, the global LightGBM and Chronos-2 when it ran) has no such bias; the
+AutoETS, AutoTheta, the two global LightGBMs and Chronos-2 when it ran) has no such bias; the
 champion-challenger rule then decides, on the same backtests as every model, whether the
 ensemble or a single model is served.
 

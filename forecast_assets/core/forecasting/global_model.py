@@ -1,4 +1,4 @@
-"""A global gradient-boosted model per client: one LightGBM over all items, with covariates.
+"""Global gradient-boosted models per client: LightGBM over all items, with covariates.
 
 Why: the statistical baselines fit each item alone and see no covariate, while the client tells
 us prices, promotions, holidays and its own events. A model trained over all of a client's items
@@ -14,14 +14,24 @@ What it sees, per item and day, forecasting from a cutoff:
   Chronos path, from the same :func:`~forecast_assets.core.forecasting.chronos_frames.build_frames`
   (promotion flag and discount, holiday, days to holiday, weekend, planned price as known at the
   cutoff, the client's events);
-- the item's category as a static feature.
+- where the item's price stands against its own history up to the cutoff (price over its mean
+  and its maximum, the change over 7 days); the days after the cutoff carry the last price seen
+  at it;
+- the item's category, and its level, share of zero days and variability over the last year
+  before the cutoff, as static features.
 
-A Tweedie objective suits counts with many zeros. Stock-out days are missing demand: their target
-is imputed for the lag features (:func:`~forecast_assets.core.forecasting.baselines.impute_stockouts`,
-from earlier in-stock days only) and they get sample weight 0, so the model never learns an empty
-shelf as zero demand. Quantiles come from mlforecast's conformal intervals (the model's errors on
-``conformal_windows`` holdout windows before the cutoff), then are clipped and sorted like every
-other model's (:func:`~forecast_assets.core.forecasting.frame.finalize_forecast`).
+Two members are fitted on the same features (:data:`MODELS`): ``lightgbm`` with a Tweedie
+objective, which suits counts with many zeros, and ``lightgbm_log``, least squares on
+``log1p(demand)``, whose errors are relative rather than absolute. On M5 their mean with AutoETS
+and AutoTheta beat every single model and every ensemble with one LightGBM (docs/accuracy.md):
+the two objectives err differently, which is what an average needs.
+
+Stock-out days are missing demand: their target is imputed for the lag features
+(:func:`~forecast_assets.core.forecasting.baselines.impute_stockouts`, from earlier in-stock days
+only) and they get sample weight 0, so the model never learns an empty shelf as zero demand.
+Quantiles come from mlforecast's conformal intervals (the model's errors on ``conformal_windows``
+holdout windows before the cutoff), then are clipped and sorted like every other model's
+(:func:`~forecast_assets.core.forecasting.frame.finalize_forecast`).
 """
 
 from __future__ import annotations
@@ -38,12 +48,17 @@ from forecast_assets.core.forecasting.chronos_frames import build_frames
 from forecast_assets.core.forecasting.chronos_stream import forecast_rows
 from forecast_assets.core.forecasting.frame import finalize_forecast
 
-MODEL_NAME = "lightgbm"
+# Member name -> its objective: ``tweedie`` on units, or ``log1p`` (least squares on log1p(units)).
+MODELS = {"lightgbm": "tweedie", "lightgbm_log": "log1p"}
 # No lag shorter than a week: on M5 (docs/accuracy.md) a lag-1 model, fed its own predictions
 # recursively over 28 days, was 2-3% worse on WAPE than one whose shortest lag is 7 days.
 LAGS = (7, 14, 21, 28)
 DATE_FEATURES = ("dayofweek", "month", "day")
 STATIC = "category"
+PRICE_FEATURES = ("price_to_mean", "price_to_max", "price_change_7")
+# Each item's demand over the last STATS_DAYS before the cutoff (in-stock days), constant per item.
+ITEM_STATS = ("level_365", "zero_share_365", "cv_365")
+STATS_DAYS = 365
 # Days of training an item needs before its conformal holdout windows. Rows whose lags reach
 # before the item's first day are kept with missing features (LightGBM routes them natively), so
 # a short item still trains.
@@ -57,8 +72,8 @@ class GlobalModelConfig:
     rounds: int = 300
     learning_rate: float = 0.05
     num_leaves: int = 63
-    tweedie_power: float = 1.2
-    conformal_windows: int = 4
+    tweedie_power: float = 1.5
+    conformal_windows: int = 8
     history_days: int = 730
     n_jobs: int = 1
     seed: int = 0
@@ -132,10 +147,68 @@ def training_frames(
     cats = categories if categories is not None else pd.Series(dtype=object)
     for frame in (train, future):
         frame[STATIC] = frame["item_id"].map(cats).fillna("unknown").astype(str)
-    keep = ["item_id", "date", "y", "weight", STATIC, *covariates]
+    keep = ["item_id", "date", "y", "weight", "price", STATIC, *covariates]
     train = train[keep].rename(columns={"item_id": "unique_id", "date": "ds"})
     future = future[["item_id", "date", *covariates]].rename(columns={"item_id": "unique_id", "date": "ds"})
-    return train, future, covariates, frames.excluded
+    train, future = price_features(train, future)
+    train = item_stats(train)
+    return train, future, [*covariates, *PRICE_FEATURES], frames.excluded
+
+
+def price_features(train: pd.DataFrame, future: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``train`` and ``future`` with :data:`PRICE_FEATURES` in place of the raw ``price``.
+
+    Why relative prices: a price cut lifts demand against the item's usual level, and the model
+    pools items of every price, so the signal is the price against the item's own mean and
+    maximum (up to the cutoff), and its change over a week. A day without a price carries the
+    item's last known one; the horizon carries the last price at the cutoff (a future price is
+    not known; promotions reach the model through ``promo_*`` and ``planned_price``).
+    """
+    ids = train["unique_id"]
+    price = train.groupby(ids, sort=False)["price"].ffill()
+    price = price.groupby(ids, sort=False).bfill()
+    by_item = price.groupby(ids, sort=False)
+    mean, top, last = by_item.mean(), by_item.max(), by_item.last()
+    both = pd.concat(
+        [
+            pd.DataFrame({"unique_id": ids, "ds": train["ds"], "price": price.to_numpy()}),
+            pd.DataFrame({"unique_id": future["unique_id"], "ds": future["ds"],
+                          "price": future["unique_id"].map(last).to_numpy()}),
+        ],
+        ignore_index=True,
+    ).sort_values(["unique_id", "ds"], kind="stable")  # fmt: skip
+    week_ago = both.groupby("unique_id", sort=False)["price"].shift(7)
+    both["price_to_mean"] = both["price"] / both["unique_id"].map(mean)
+    both["price_to_max"] = both["price"] / both["unique_id"].map(top)
+    both["price_change_7"] = both["price"] / week_ago - 1.0
+    features = both.set_index(["unique_id", "ds"])[list(PRICE_FEATURES)]
+
+    def joined(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.drop(columns="price", errors="ignore")
+        return out.join(features, on=["unique_id", "ds"])
+
+    return joined(train), joined(future)
+
+
+def item_stats(train: pd.DataFrame) -> pd.DataFrame:
+    """``train`` with :data:`ITEM_STATS`: each item's mean, share of zero days and coefficient of
+    variation over its last :data:`STATS_DAYS` in-stock days before the cutoff.
+
+    Why: lags say where an item is this week; these say what kind of item it is (a steady seller,
+    a slow mover), which the trees can split on, as M5's winners did with item-level aggregates.
+    """
+    last = train.groupby("unique_id", sort=False)["ds"].transform("max")
+    recent = train[(train["ds"] > last - pd.Timedelta(days=STATS_DAYS)) & (train["weight"] > 0)]
+    y = recent.groupby("unique_id", sort=False)["y"]
+    level = y.mean()
+    stats = pd.DataFrame(
+        {
+            "level_365": level,
+            "zero_share_365": recent["y"].eq(0).groupby(recent["unique_id"], sort=False).mean(),
+            "cv_365": (y.std() / level).where(level > 0),
+        }
+    )
+    return train.join(stats, on="unique_id")
 
 
 def _category_codes(train: pd.DataFrame) -> pd.DataFrame:
@@ -145,12 +218,36 @@ def _category_codes(train: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _model(config: GlobalModelConfig):
+def _forecaster(config: GlobalModelConfig, name: str):
+    """The mlforecast of one member. ``log1p`` transforms the whole series (mlforecast's
+    ``GlobalSklearnTransformer``): its lags and rolling means are of log demand too, and its
+    forecast is transformed back before it is scored or stored."""
+    from mlforecast import MLForecast
+    from mlforecast.target_transforms import GlobalSklearnTransformer
+    from sklearn.preprocessing import FunctionTransformer
+
+    if MODELS[name] == "log1p":
+        model = _lgbm(config, objective="regression")
+        transforms = [GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1))]
+    else:
+        model = _lgbm(config, objective="tweedie", tweedie_variance_power=config.tweedie_power)
+        transforms = None
+    return MLForecast(
+        models={name: model},
+        freq="D",
+        lags=list(LAGS),
+        lag_transforms=_lag_transforms(),
+        date_features=list(DATE_FEATURES),
+        target_transforms=transforms,
+        num_threads=1,
+    )
+
+
+def _lgbm(config: GlobalModelConfig, **objective):
     import lightgbm as lgb
 
     return lgb.LGBMRegressor(
-        objective="tweedie",
-        tweedie_variance_power=config.tweedie_power,
+        **objective,
         n_estimators=config.rounds,
         learning_rate=config.learning_rate,
         num_leaves=config.num_leaves,
@@ -170,45 +267,41 @@ def fit_predict(
     horizon: int,
     quantiles: tuple[float, ...],
     config: GlobalModelConfig,
-) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
-    """Fit on ``train`` and forecast ``horizon`` days with ``future``'s covariates.
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, float, float]:
+    """Fit every member of :data:`MODELS` on ``train`` and forecast ``horizon`` days with
+    ``future``'s covariates.
 
-    Returns (item_id, date, point, quantile columns), feature importance (gain), and the fit and
-    predict seconds. Conformal quantiles need ``conformal_windows * horizon`` days after
-    ``MIN_TRAIN`` days; with fewer the windows shrink to what the history allows (mlforecast's
-    minimum is two).
+    Returns member -> (item_id, date, point, quantile columns), feature importance (model,
+    feature, gain), and the fit and predict seconds. Conformal quantiles need
+    ``conformal_windows * horizon`` days after ``MIN_TRAIN`` days; with fewer the windows shrink
+    to what the history allows (mlforecast's minimum is two).
     """
-    from mlforecast import MLForecast
     from mlforecast.utils import PredictionIntervals
 
-    mlf = MLForecast(
-        models={MODEL_NAME: _model(config)},
-        freq="D",
-        lags=list(LAGS),
-        lag_transforms=_lag_transforms(),
-        date_features=list(DATE_FEATURES),
-        num_threads=1,
-    )
     shortest = int(train.groupby("unique_id").size().min())
     windows = max(2, min(config.conformal_windows, (shortest - MIN_TRAIN) // horizon))
-    started = time.perf_counter()
-    mlf.fit(
-        _category_codes(train),
-        static_features=[STATIC],
-        dropna=False,
-        weight_col="weight",
-        prediction_intervals=PredictionIntervals(n_windows=windows, h=horizon),
-    )
-    fitted = time.perf_counter()
-    levels = levels_for(quantiles)
-    raw = mlf.predict(horizon, X_df=future, level=levels)
-    predicted = time.perf_counter()
-    out = quantile_frame(raw, MODEL_NAME, quantiles)
-    booster = mlf.models_[MODEL_NAME].booster_
-    importance = pd.DataFrame(
-        {"feature": booster.feature_name(), "gain": booster.feature_importance(importance_type="gain")}
-    ).sort_values("gain", ascending=False, ignore_index=True)
-    return out, importance, fitted - started, predicted - fitted
+    coded = _category_codes(train)
+    forecasts, gains, fit_s, predict_s = {}, [], 0.0, 0.0
+    for name in MODELS:
+        mlf = _forecaster(config, name)
+        started = time.perf_counter()
+        mlf.fit(
+            coded,
+            static_features=[STATIC, *ITEM_STATS],
+            dropna=False,
+            weight_col="weight",
+            prediction_intervals=PredictionIntervals(n_windows=windows, h=horizon),
+        )
+        fitted = time.perf_counter()
+        raw = mlf.predict(horizon, X_df=future, level=levels_for(quantiles))
+        predict_s += time.perf_counter() - fitted
+        fit_s += fitted - started
+        forecasts[name] = quantile_frame(raw, name, quantiles)
+        booster = mlf.models_[name].booster_
+        gain = booster.feature_importance(importance_type="gain")
+        gains.append(pd.DataFrame({"model": name, "feature": booster.feature_name(), "gain": gain}))
+    importance = pd.concat(gains, ignore_index=True).sort_values(["model", "gain"], ascending=[True, False])
+    return forecasts, importance.reset_index(drop=True), fit_s, predict_s
 
 
 def forecast_global_from_origins(
@@ -227,9 +320,10 @@ def forecast_global_from_origins(
     run_id: str | None = None,
     reusable: Callable[[str, pd.Timestamp, str], bool] | None = None,
 ) -> GlobalResult:
-    """The global model from every ``(kind, cutoff)`` origin, as ``ml.global_forecast`` rows.
+    """The global models (every member of :data:`MODELS`) from every ``(kind, cutoff)`` origin,
+    as ``ml.global_forecast`` rows.
 
-    One model is trained per origin on data up to that origin only, so a backtest is the model
+    The members are trained per origin on data up to that origin only, so a backtest is the model
     as it would have been at the cutoff. Items with fewer than ``max(min_history_days, 2 *
     horizon + MIN_TRAIN)`` observed days are left to the other models (a lagged model with two
     conformal windows needs that much), and listed in ``excluded``.
@@ -243,7 +337,7 @@ def forecast_global_from_origins(
 
     min_history = max(min_history_days, 2 * horizon + MIN_TRAIN)
     spec = global_spec(config, horizon, quantiles, min_history)
-    parts, importance, excluded = [], pd.DataFrame(columns=["feature", "gain"]), {}
+    parts, importance, excluded = [], pd.DataFrame(columns=["model", "feature", "gain"]), {}
     result = GlobalResult(rows=pd.DataFrame(), importance=importance)
     for kind, cutoff in origins:
         train, future, _, dropped = training_frames(
@@ -266,15 +360,15 @@ def forecast_global_from_origins(
             continue
         if train.empty:
             continue
-        forecast, gain, fit_s, predict_s = fit_predict(train, future, horizon, quantiles, config)
+        forecasts, gain, fit_s, predict_s = fit_predict(train, future, horizon, quantiles, config)
         result.fit_seconds += fit_s
         result.predict_seconds += predict_s
         result.series_fit += train["unique_id"].nunique()
         if kind == "forecast":
             importance = gain
-        finalized = finalize_forecast(forecast, MODEL_NAME, quantiles, cutoff)
-        rows = forecast_rows(finalized, as_of, kind, cutoff, f"mlforecast/{MODEL_NAME}", run_id)
-        parts.append(rows)
+        for name, forecast in forecasts.items():
+            finalized = finalize_forecast(forecast, name, quantiles, cutoff)
+            parts.append(forecast_rows(finalized, as_of, kind, cutoff, f"mlforecast/{name}", run_id))
     result.rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     result.importance = importance
     result.excluded = excluded
@@ -307,8 +401,8 @@ def global_spec(
 def config_params(config: GlobalModelConfig) -> dict[str, object]:
     """The model's parameters as MLflow params (the features and the objective included)."""
     return {
-        "model": MODEL_NAME,
-        "objective": f"tweedie(p={config.tweedie_power})",
+        "models": ",".join(MODELS),
+        "objectives": f"tweedie(p={config.tweedie_power}),l2(log1p)",
         "rounds": config.rounds,
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
@@ -316,7 +410,8 @@ def config_params(config: GlobalModelConfig) -> dict[str, object]:
         "history_days": config.history_days,
         "lags": ",".join(map(str, LAGS)),
         "date_features": ",".join(DATE_FEATURES),
-        "static_features": STATIC,
+        "price_features": ",".join(PRICE_FEATURES),
+        "static_features": ",".join((STATIC, *ITEM_STATS)),
     }
 
 
