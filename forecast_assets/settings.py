@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from forecast_assets.core.classification import DEFAULT_ABC_CUTOFFS, DEFAULT_XYZ_CUTOFFS
+from forecast_assets.core.forecasting.baselines import HISTORY_DAYS as BASELINE_HISTORY_DAYS
 from forecast_assets.core.forecasting.calendar import check_holiday_country
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
@@ -129,6 +130,8 @@ class Settings:
     chronos_cross_learning: bool = _setting(False, "CHRONOS_CROSS_LEARNING", _bool)
     chronos_chunk_items: int = _setting(1024, "CHRONOS_CHUNK_ITEMS", _int)
     baseline_n_jobs: int = _setting(-1, "BASELINE_N_JOBS", _int)  # -1: every core
+    # Days of each item the statsforecast baselines read (0: all); core/forecasting/baselines.py.
+    baseline_history_days: int = _setting(BASELINE_HISTORY_DAYS, "BASELINE_HISTORY_DAYS", _int)
     # Where the baselines fit: empty, local processes (BASELINE_N_JOBS); "local", a Ray cluster
     # started on this machine for the step; "ray://head:10001", that (KubeRay) Ray cluster.
     ray_address: str = _setting("", "RAY_ADDRESS")
@@ -230,6 +233,12 @@ class Settings:
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.baseline_history_days != 0 and self.baseline_history_days < 2 * self.horizon + 7:
+            raise ValueError(
+                f"BASELINE_HISTORY_DAYS must be 0 (all) or at least 2 x FORECAST_HORIZON + 7 "
+                f"({2 * self.horizon + 7}: the moving average's calibration windows), "
+                f"got {self.baseline_history_days}"
+            )
         self._validate_scale()
         if self.champion_metric not in {"mae", "rmse", "wape", "mape", "smape", "mase", "wql", "sql"}:
             raise ValueError(

@@ -145,3 +145,15 @@ def test_ray_tasks_over_item_slices_match_local_execution(demand):
     assert len(results) == len(CUTOFFS)
     for cutoff, result in zip(CUTOFFS, results, strict=True):
         _assert_same(forecast_baselines(demand, cutoff, HORIZON, DEFAULT_QUANTILES), result)
+
+
+def test_the_baselines_read_only_their_history_window(demand):
+    window = 45
+    old = demand["date"] <= AS_OF - pd.Timedelta(days=window)
+    changed = demand.copy()
+    changed.loc[old, "units_sold"] *= 10
+    base = forecast_baselines(demand, AS_OF, HORIZON, DEFAULT_QUANTILES, history_days=window)
+    _assert_same(base, forecast_baselines(changed, AS_OF, HORIZON, DEFAULT_QUANTILES, history_days=window))
+    whole = forecast_baselines(changed, AS_OF, HORIZON, DEFAULT_QUANTILES, history_days=0)
+    ets = [r.forecasts[r.forecasts["model"] == "auto_ets"]["point"].to_numpy() for r in (base, whole)]
+    assert not np.allclose(*ets), "with the whole history the older days reach the forecast"

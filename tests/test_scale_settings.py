@@ -10,7 +10,7 @@ import pytest
 from forecast_assets.resources.build import build_resources
 from forecast_assets.settings import Settings
 
-SCALE_ENV = ("BASELINE_N_JOBS", "RAY_ADDRESS", "BACKTEST_RETENTION_DAYS")
+SCALE_ENV = ("BASELINE_N_JOBS", "RAY_ADDRESS", "BACKTEST_RETENTION_DAYS", "BASELINE_HISTORY_DAYS")
 
 
 @pytest.fixture
@@ -21,13 +21,14 @@ def clean_env(monkeypatch, tmp_path):
     return monkeypatch
 
 
-def test_defaults_use_every_core_locally_and_keep_90_days_of_backtests(clean_env):
+def test_defaults_use_every_core_locally_read_two_years_and_keep_90_days_of_backtests(clean_env):
     settings = Settings.from_env()
     assert settings.baseline_n_jobs == -1
     assert settings.ray_address == ""
     assert settings.backtest_retention_days == 90
     params = build_resources(settings)["forecasting_params"]
     assert params.baseline_n_jobs == -1 and params.ray_address == ""
+    assert params.baseline_history_days == 730
     assert params.backtest_retention == 90
 
 
@@ -53,6 +54,7 @@ def test_zero_retention_keeps_every_backtest(clean_env):
         ("RAY_ADDRESS", "http://head:8265", "RAY_ADDRESS must be"),
         ("RAY_ADDRESS", "ray://head", "RAY_ADDRESS must be"),
         ("BACKTEST_RETENTION_DAYS", "-1", "BACKTEST_RETENTION_DAYS must be 0"),
+        ("BASELINE_HISTORY_DAYS", "30", "BASELINE_HISTORY_DAYS must be 0"),
     ],
 )
 def test_bad_scale_settings_fail_when_settings_load(clean_env, name, raw, message):

@@ -418,7 +418,9 @@ def baseline_forecast(
     params = forecasting_params
     as_of, origins = origins_for(warehouse, client_id, config, params)
     demand = load_demand(warehouse, client_id, until=as_of)
-    spec = baseline_spec(params.horizon, params.quantile_levels, params.min_history_days)
+    spec = baseline_spec(
+        params.horizon, params.quantile_levels, params.min_history_days, params.baseline_history_days
+    )
     prints = demand_fingerprints(baseline_inputs(demand), [c for _, c in origins], spec)
     plan = _origin_plan(warehouse, client_id, BASELINE_TABLE, origins, prints, config)
     with (
@@ -438,6 +440,7 @@ def baseline_forecast(
             ray_address=params.ray_address,
             run_id=run.info.run_id,
             log=context.log.info,
+            history_days=params.baseline_history_days,
         )
         models = sorted(future.forecasts["model"].unique())
         items = demand["item_id"].nunique()

@@ -35,6 +35,7 @@ class ForecastingParams(ConfigurableResource):
     quantiles: list[float]
     min_history_days: int
     baseline_n_jobs: int
+    baseline_history_days: int
     ray_address: str
     backtest_windows: int
     backtest_step_days: int

@@ -154,38 +154,35 @@ def predict_origins(
     happened after an earlier cutoff: the origins then go through separate calls, so no
     backtest sees past its cutoff. Returns one forecast per origin, in the order given.
     """
-    frames_by_origin = list(frames_by_origin)
-    if cross_learning or len(frames_by_origin) < 2:
-        return [
-            predict(pipeline, frames, cutoff, horizon, quantiles, batch_size, context_length,
-                    cross_learning, validate_inputs=False)
-            for cutoff, frames in frames_by_origin
-        ]  # fmt: skip
+    frames_by_origin = [(pd.Timestamp(c), f) for c, f in frames_by_origin]
+
+    def alone(cutoff: pd.Timestamp, frames: ChronosFrames) -> pd.DataFrame:
+        return predict(pipeline, frames, cutoff, horizon, quantiles, batch_size, context_length,
+                       cross_learning, validate_inputs=False)  # fmt: skip
+
+    present = [(c, f) for c, f in frames_by_origin if not f.context.empty]
+    if cross_learning or len(present) < 2:
+        return [alone(cutoff, frames) for cutoff, frames in frames_by_origin]
+
+    def tag(cutoff: pd.Timestamp) -> str:
+        return _ORIGIN_SEP + cutoff.strftime("%Y%m%d")
 
     def tagged(frame: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-        return frame.assign(item_id=frame["item_id"].astype(str) + _ORIGIN_SEP + cutoff.strftime("%Y%m%d"))
+        return frame.assign(item_id=frame["item_id"].astype(str) + tag(cutoff))
 
-    present = [(pd.Timestamp(c), f) for c, f in frames_by_origin if not f.context.empty]
     combined = ChronosFrames(
         context=pd.concat([tagged(f.context, c) for c, f in present], ignore_index=True),
         future=pd.concat([tagged(f.future, c) for c, f in present], ignore_index=True),
-        future_covariates=frames_by_origin[0][1].future_covariates,
-    ) if present else None  # fmt: skip
+        future_covariates=present[0][1].future_covariates,
+    )
+    raw = alone(present[0][0], combined)
+    columns = ["item_id", "date", "point", *map(quantile_column, quantiles)]
     out = []
-    raw = (
-        predict(pipeline, combined, present[0][0], horizon, quantiles, batch_size, context_length,
-                False, validate_inputs=False)
-        if combined is not None
-        else None
-    )  # fmt: skip
     for cutoff, frames in frames_by_origin:
-        cutoff = pd.Timestamp(cutoff)
-        if raw is None or frames.context.empty:
-            out.append(predict(pipeline, frames, cutoff, horizon, quantiles))
+        if frames.context.empty:
+            out.append(alone(cutoff, frames))
             continue
-        tag = _ORIGIN_SEP + cutoff.strftime("%Y%m%d")
-        mine = raw[raw["item_id"].str.endswith(tag)]
-        mine = mine.assign(item_id=mine["item_id"].str.removesuffix(tag))
-        columns = ["item_id", "date", "point", *map(quantile_column, quantiles)]
+        mine = raw[raw["item_id"].str.endswith(tag(cutoff))]
+        mine = mine.assign(item_id=mine["item_id"].str.removesuffix(tag(cutoff)))
         out.append(finalize_forecast(mine[columns], model_name(pipeline), quantiles, cutoff))
     return out

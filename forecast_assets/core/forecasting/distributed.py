@@ -23,6 +23,7 @@ from contextlib import contextmanager
 import pandas as pd
 
 from forecast_assets.core.forecasting.baselines import (
+    HISTORY_DAYS,
     BaselineResult,
     forecast_baselines,
     item_slices,
@@ -70,6 +71,7 @@ def forecast_baselines_on_ray(
     min_history_days: int,
     address: str,
     min_slice_items: int = MIN_SLICE_ITEMS,
+    history_days: int = HISTORY_DAYS,
 ) -> list[BaselineResult]:
     """:func:`forecast_baselines` of every cutoff, fitted by Ray tasks over item slices.
 
@@ -90,7 +92,7 @@ def forecast_baselines_on_ray(
             ray.put(demand[item_key.isin(ids)]) for ids in item_slices(demand["item_id"].unique(), n_slices)
         ]
         pending = [
-            [fit.remote(ref, cutoff, horizon, quantiles, min_history_days, 1) for ref in refs]
+            [fit.remote(ref, cutoff, horizon, quantiles, min_history_days, 1, history_days) for ref in refs]
             for cutoff in cutoffs
         ]
         return [merge_results(ray.get(tasks)) for tasks in pending]
