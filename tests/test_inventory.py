@@ -198,6 +198,9 @@ def test_error_correlation_skips_stockout_days_and_needs_windows():
         # (Cornish-Fisher) = 1000 + 10 (1.6449 + 0.0057) = 1016.51, the normal's 1016.45 plus a bit.
         (1000.0, 10.0, 0.95, 1016.505),
         (5.0, 0.0, 0.95, 5.0),  # no spread: the mean
+        # Spread 30x the mean: the gamma's 95% quantile is ~0, below the mean; S is floored at the
+        # mean (safety stock 0), or the fill rate would be about zero.
+        (4.4, 133.0, 0.95, 4.4),
         (0.0, 2.0, 0.95, 2.0 * 1.644854),  # no expected demand: the normal N(0, 2^2)
     ],
 )
