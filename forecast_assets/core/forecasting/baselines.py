@@ -12,14 +12,13 @@ model is fitted per item, so the forecasts do not depend on how the items are sp
 
 What they read and search, decided on M5 (docs/accuracy.md, issue 16): the last
 ``history_days`` before each origin (``BASELINE_HISTORY_DAYS``, default two years), and one model
-form each: AutoETS with additive error, no trend and additive weekly season (:data:`ETS_MODEL`,
-the form its full search picked for nearly every M5 item) and AutoTheta's standard theta
-(:data:`THETA_MODEL`). On M5's 300 series that scored as the full searches did (backtest WAPE
-0.492 and 0.494 against 0.492 and 0.495; validation 0.452 and 0.456 against 0.451 and 0.456) at
-a sixth of the cost (34 ms per series and origin for both, against 195 ms); a full search is
-``"ZZZ"`` and ``None``. One year instead of two halves the cost again but was 0.6% worse on the
-validation window. Fitting is nearly all of a large client's nightly run, so this is what lets
-it finish.
+form each: AutoETS with additive error, no trend and additive weekly season (:data:`ETS_MODEL`)
+and AutoTheta's standard theta (:data:`THETA_MODEL`). On M5's 300 series that scored as the full
+searches did (backtest WAPE 0.492 and 0.494 against 0.492 and 0.495; validation 0.452 and 0.456
+against 0.451 and 0.456) at 0.18 of the cost (``benchmarks/baseline_variants.py``); a full search
+is ``"ZZZ"`` and ``None``. One year instead of two halves the cost again but was 0.5-0.6% worse
+on AutoETS's validation WAPE. Fitting is nearly all of a large client's nightly run, so this is
+what lets it finish.
 
 Stock-out days are missing demand, never zeros: the shelf was empty, so what sold says nothing
 about what customers wanted. The statsforecast models need a complete series, so a stock-out
