@@ -30,6 +30,7 @@ run's live origin.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -202,8 +203,47 @@ def run_child(home: Path, n: int) -> dict:
     return json.loads(line.removeprefix("RESULT "))
 
 
+class MemorySampler:
+    """RSS of this process and its children (the baselines' worker processes), sampled every
+    ``interval`` seconds on a thread, so each step's peak can be read from its start and end."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import threading
+
+        import psutil
+
+        self.interval, self.samples = interval, []
+        self._process, self._stop = psutil.Process(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            rss = self._process.memory_info().rss
+            for child in self._process.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    rss += child.memory_info().rss
+            self.samples.append((time.time(), rss))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_mb(self, start: float, end: float) -> float:
+        """The highest sample between ``start`` and ``end`` (unix seconds), in MB."""
+        inside = [rss for at, rss in self.samples if start <= at <= end]
+        return max(inside, default=0) / 2**20
+
+
 def run_one(home: Path) -> dict:
-    """The child: run the job for the client in ``home``; per-step seconds, rows, peak RSS."""
+    """The child: run the job for the client in ``home``; per-step seconds, rows, peak RSS
+    (children included)."""
     os.environ["FORECAST_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster_home")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -214,13 +254,14 @@ def run_one(home: Path) -> dict:
 
     settings = Settings.from_env()
     started = time.perf_counter()
-    ok = run_clients(settings, [CLIENT])
+    with MemorySampler() as memory:
+        ok = run_clients(settings, [CLIENT])
     total = time.perf_counter() - started
     instance = _instance(settings)
     run = instance.get_runs(limit=1)[0]
-    steps = {
-        s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run.run_id)
-    }
+    stats = instance.get_run_step_stats(run.run_id)
+    steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in stats}
+    step_mb = {s.step_key: memory.peak_mb(s.start_time or 0, s.end_time or 0) for s in stats}
     rows: dict[str, int] = {}
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for step, tables in STEP_TABLES.items():
@@ -237,7 +278,15 @@ def run_one(home: Path) -> dict:
                     ).fetchone()[0]
             rows[step] = count
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"ok": ok, "total_s": total, "steps": steps, "rows": rows, "peak_rss_mb": peak_mb}
+    peak_mb = max(peak_mb, memory.peak_mb(0, float("inf")))
+    return {
+        "ok": ok,
+        "total_s": total,
+        "steps": steps,
+        "step_mb": step_mb,
+        "rows": rows,
+        "peak_rss_mb": peak_mb,
+    }
 
 
 def main() -> None:
@@ -284,20 +333,32 @@ def main() -> None:
     def row(label: str, values: list[str]) -> str:
         return f"| {label} | {' | '.join(values)} |"
 
-    print("\n" + row("step", [f"{n} items: s (rows)" for n in results]))
+    print("\n" + row("step", [f"{n} items: s (rows; peak RSS)" for n in results]))
     print(row("---", ["---"] * len(results)))
     for step in STEP_TABLES:
         print(
             row(
                 step,
-                [f"{r['steps'].get(step, 0):.1f} ({r['rows'].get(step, 0):,})" for r in results.values()],
+                [
+                    f"{r['steps'].get(step, 0):.1f} ({r['rows'].get(step, 0):,}; "
+                    f"{r['step_mb'].get(step, 0):,.0f} MB)"
+                    for r in results.values()
+                ],
             )
         )
     print(row("whole job s", [f"{r['total_s']:.0f}" for r in results.values()]))
     if args.refresh:
         refreshes = [r["refresh"] for r in results.values()]
         for step in STEP_TABLES:
-            print(row(f"refresh: {step}", [f"{r['steps'].get(step, 0):.1f}" for r in refreshes]))
+            print(
+                row(
+                    f"refresh: {step}",
+                    [
+                        f"{r['steps'].get(step, 0):.1f} ({r['step_mb'].get(step, 0):,.0f} MB)"
+                        for r in refreshes
+                    ],
+                )
+            )
         print(row("refresh: whole job s", [f"{r['total_s']:.0f}" for r in refreshes]))
         ratios = [f"{r['refresh']['total_s'] / r['total_s']:.2f}" for r in results.values()]
         print(row("refresh / cold", ratios))

@@ -22,6 +22,7 @@ from forecast_assets.core.classification import DEFAULT_ABC_CUTOFFS, DEFAULT_XYZ
 from forecast_assets.core.forecasting.baselines import HISTORY_DAYS as BASELINE_HISTORY_DAYS
 from forecast_assets.core.forecasting.calendar import check_holiday_country
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
+from forecast_assets.core.forecasting.global_model import SLICE_ITEMS as GLOBAL_SLICE_ITEMS
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,10 @@ class Settings:
     global_model_rounds: int = _setting(300, "GLOBAL_MODEL_ROUNDS", _int)
     global_model_conformal_windows: int = _setting(8, "GLOBAL_MODEL_CONFORMAL_WINDOWS", _int)
     global_model_history_days: int = _setting(730, "GLOBAL_MODEL_HISTORY_DAYS", _int)
-    global_model_n_jobs: int = _setting(1, "GLOBAL_MODEL_N_JOBS", _int)
+    global_model_n_jobs: int = _setting(-1, "GLOBAL_MODEL_N_JOBS", _int)  # -1: every core
+    # Items per LightGBM fit: a client with more is fitted in slices of related items (same
+    # category together), so memory is bounded by a slice and cost grows linearly with items.
+    global_model_slice_items: int = _setting(GLOBAL_SLICE_ITEMS, "GLOBAL_MODEL_SLICE_ITEMS", _int)
     ensemble_members: tuple[str, ...] = _setting(
         ("auto_ets", "auto_theta", "lightgbm", "lightgbm_log", "chronos-2"), "ENSEMBLE_MEMBERS", _names
     )
@@ -229,7 +233,7 @@ class Settings:
             ("GLOBAL_MODEL_ROUNDS", self.global_model_rounds),
             ("GLOBAL_MODEL_CONFORMAL_WINDOWS", self.global_model_conformal_windows),
             ("GLOBAL_MODEL_HISTORY_DAYS", self.global_model_history_days),
-            ("GLOBAL_MODEL_N_JOBS", self.global_model_n_jobs),
+            ("GLOBAL_MODEL_SLICE_ITEMS", self.global_model_slice_items),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
@@ -265,10 +269,12 @@ class Settings:
 
     def _validate_scale(self) -> None:
         """Where and how widely the model fits run, and how long backtest rows are kept."""
-        if self.baseline_n_jobs == 0 or self.baseline_n_jobs < -1:
-            raise ValueError(
-                f"BASELINE_N_JOBS must be -1 (every core) or at least 1, got {self.baseline_n_jobs}"
-            )
+        for name, value in (
+            ("BASELINE_N_JOBS", self.baseline_n_jobs),
+            ("GLOBAL_MODEL_N_JOBS", self.global_model_n_jobs),
+        ):
+            if value == 0 or value < -1:
+                raise ValueError(f"{name} must be -1 (every core) or at least 1, got {value}")
         if self.ray_address and not re.fullmatch(
             r"local|auto|(ray://)?[A-Za-z0-9.\-]+:\d+", self.ray_address
         ):

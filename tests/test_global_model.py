@@ -15,12 +15,13 @@ from forecast_assets.core.forecasting.global_model import (
     forecast_global_from_origins,
     item_stats,
     price_features,
+    slices_of,
     training_frames,
 )
 
 HORIZON = 14
 DAYS = 160
-CONFIG = GlobalModelConfig(rounds=25, num_leaves=15, conformal_windows=2)
+CONFIG = GlobalModelConfig(rounds=25, num_leaves=15, conformal_windows=2, n_jobs=1)
 
 
 def _client(promo_item: str | None = None, promo_days: tuple[int, ...] = (), seed: int = 0):
@@ -68,13 +69,14 @@ def _client(promo_item: str | None = None, promo_days: tuple[int, ...] = (), see
 CATEGORIES = pd.Series({"I0": "food", "I1": "food", "I2": "home", "I3": "home", "I4": "toys", "I5": "toys"})
 
 
-def _forecast(demand, calendar, cutoff, kind="backtest"):
+def _forecast(demand, calendar, cutoff, kind="backtest", config=CONFIG, result=False, log=None):
     as_of = demand["date"].max()
-    result = forecast_global_from_origins(
-        demand, calendar, [(kind, cutoff)], as_of, HORIZON, DEFAULT_QUANTILES, CONFIG,
-        client_id="shop", categories=CATEGORIES,
+    fitted = forecast_global_from_origins(
+        demand, calendar, [(kind, cutoff)], as_of, HORIZON, DEFAULT_QUANTILES, config,
+        client_id="shop", categories=CATEGORIES, log=log,
     )  # fmt: skip
-    return result.rows.sort_values(["model", "item_id", "date"]).reset_index(drop=True)
+    rows = fitted.rows.sort_values(["model", "item_id", "date"]).reset_index(drop=True)
+    return (rows, fitted) if result else rows
 
 
 def test_nothing_after_a_cutoff_reaches_its_features_or_forecast_and_a_change_before_does():
@@ -199,3 +201,53 @@ def test_item_statistics_describe_the_last_year_of_in_stock_days_only():
     assert stats["level_365"] == pytest.approx(recent.mean())
     assert stats["zero_share_365"] == pytest.approx((recent == 0).mean())
     assert stats["cv_365"] == pytest.approx(recent.std(ddof=1) / recent.mean())
+
+
+@pytest.mark.parametrize(
+    ("items", "size", "expected"),
+    [
+        (["I0", "I1", "I2", "I3", "I4", "I5"], 6, [["I0", "I1", "I2", "I3", "I4", "I5"]]),
+        (["I0", "I1", "I2", "I3", "I4", "I5"], 100, [["I0", "I1", "I2", "I3", "I4", "I5"]]),
+        # by category (food: I0 I1, home: I2 I3, toys: I4 I5), then id; never a lone tail slice
+        (["I5", "I3", "I1", "I4", "I2", "I0"], 2, [["I0", "I1"], ["I2", "I3"], ["I4", "I5"]]),
+        (["I0", "I1", "I2", "I3", "I4", "I5"], 4, [["I0", "I1", "I2"], ["I3", "I4", "I5"]]),
+        (["I0", "I1", "I2", "I3", "I4", "I5"], 5, [["I0", "I1", "I2"], ["I3", "I4", "I5"]]),
+        (["X", "I4"], 1, [["X"], ["I4"]]),  # an item without a category sorts first
+        ([], 3, []),
+    ],
+)
+def test_slices_hold_related_items_in_slices_of_near_equal_size(items, size, expected):
+    assert slices_of(items, CATEGORIES, size) == expected
+
+
+def test_slices_refuse_an_empty_slice_size():
+    with pytest.raises(ValueError, match="slice size"):
+        slices_of(["I0"], CATEGORIES, 0)
+
+
+def test_a_client_fitted_in_slices_is_each_slice_fitted_alone_and_every_item_forecast():
+    """Slices are independent fits: an item's forecast depends on its own slice only, and a
+    client split in slices still gets every item forecast by every member."""
+    demand, calendar = _client()
+    as_of = demand["date"].max()
+    sliced = GlobalModelConfig(**{**CONFIG.__dict__, "slice_items": 2})
+    lines: list[str] = []
+    rows, fitted = _forecast(
+        demand, calendar, as_of, kind="forecast", config=sliced, result=True, log=lines.append
+    )
+    assert [line.split(":")[0] for line in lines] == [
+        f"global model (origin {as_of.date()}, slice {k}/3)" for k in (1, 2, 3)
+    ]
+    assert lines[-1].split(": ")[1].startswith("6/6 item fits (100%)")
+    for _, member in rows.groupby("model"):
+        assert forecast_problems(member, set(demand["item_id"]), HORIZON, DEFAULT_QUANTILES) == []
+    home = ["I2", "I3"]
+    alone = _forecast(demand[demand["item_id"].isin(home)], calendar[calendar["item_id"].isin(home)],
+                      as_of, kind="forecast")  # fmt: skip
+    in_client = rows[rows["item_id"].isin(home)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(in_client, alone)
+    whole, whole_fit = _forecast(demand, calendar, as_of, kind="forecast", result=True)
+    assert not np.allclose(whole.loc[whole["item_id"].isin(home), "point"], in_client["point"])
+    assert fitted.fingerprints[as_of] != whole_fit.fingerprints[as_of], "another split, another fingerprint"
+    assert set(fitted.importance["model"]) == set(MODELS)
+    assert not fitted.importance.duplicated(["model", "feature"]).any(), "gains summed over slices"

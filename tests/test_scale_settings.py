@@ -24,11 +24,14 @@ def clean_env(monkeypatch, tmp_path):
 def test_defaults_use_every_core_locally_read_two_years_and_keep_90_days_of_backtests(clean_env):
     settings = Settings.from_env()
     assert settings.baseline_n_jobs == -1
+    assert settings.global_model_n_jobs == -1
+    assert settings.global_model_slice_items == 3000
     assert settings.ray_address == ""
     assert settings.backtest_retention_days == 90
     params = build_resources(settings)["forecasting_params"]
     assert params.baseline_n_jobs == -1 and params.ray_address == ""
     assert params.baseline_history_days == 730
+    assert params.global_model_n_jobs == -1 and params.global_model_slice_items == 3000
     assert params.backtest_retention == 90
 
 
@@ -51,6 +54,8 @@ def test_zero_retention_keeps_every_backtest(clean_env):
     [
         ("BASELINE_N_JOBS", "0", "BASELINE_N_JOBS must be -1"),
         ("BASELINE_N_JOBS", "-2", "BASELINE_N_JOBS must be -1"),
+        ("GLOBAL_MODEL_N_JOBS", "0", "GLOBAL_MODEL_N_JOBS must be -1"),
+        ("GLOBAL_MODEL_SLICE_ITEMS", "0", "GLOBAL_MODEL_SLICE_ITEMS must be at least 1"),
         ("RAY_ADDRESS", "http://head:8265", "RAY_ADDRESS must be"),
         ("RAY_ADDRESS", "ray://head", "RAY_ADDRESS must be"),
         ("BACKTEST_RETENTION_DAYS", "-1", "BACKTEST_RETENTION_DAYS must be 0"),

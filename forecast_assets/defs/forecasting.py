@@ -487,6 +487,7 @@ def _global_config(params: ForecastingParams) -> GlobalModelConfig:
         conformal_windows=params.global_model_conformal_windows,
         history_days=params.global_model_history_days,
         n_jobs=params.global_model_n_jobs,
+        slice_items=params.global_model_slice_items,
     )
 
 
@@ -547,6 +548,7 @@ def global_forecast(
             client_id=client_id, events=load_events(warehouse, client_id),
             categories=load_categories(warehouse, client_id),
             min_history_days=params.min_history_days, run_id=run.info.run_id, reusable=reusable,
+            log=context.log.info,
         )  # fmt: skip
         plan = plan_origins(origins, result.fingerprints, stored, reuse=not config.refit_backtests)
         mlflow.log_params({**config_params(model), "origins": len(origins), **_reuse_params(plan)})

@@ -46,6 +46,7 @@ class ForecastingParams(ConfigurableResource):
     global_model_conformal_windows: int
     global_model_history_days: int
     global_model_n_jobs: int
+    global_model_slice_items: int
     ensemble_members: list[str]
 
     @property

@@ -255,9 +255,14 @@ def forecast_baselines(
     )
 
 
-def item_slices(item_ids: Sequence[str], n_slices: int) -> list[list[str]]:
-    """Sorted item ids cut into at most ``n_slices`` contiguous, non-empty slices of near-equal size."""
-    ids = sorted({str(item) for item in item_ids})
+def item_slices(
+    item_ids: Sequence[str], n_slices: int, categories: pd.Series | None = None
+) -> list[list[str]]:
+    """Sorted item ids cut into at most ``n_slices`` contiguous, non-empty slices of near-equal
+    size; with ``categories`` (item id -> category) sorted by category first, so a slice holds
+    related items (what a model pooled over a slice needs)."""
+    cats = categories if categories is not None else pd.Series(dtype=object)
+    ids = sorted({str(item) for item in item_ids}, key=lambda item: (str(cats.get(item, "")), item))
     n = max(1, min(n_slices, len(ids)))
     return [list(part) for part in np.array_split(np.array(ids, dtype=object), n) if len(part)]
 

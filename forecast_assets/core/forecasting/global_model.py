@@ -43,10 +43,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecast_assets.core.forecasting.baselines import impute_stockouts, levels_for, quantile_frame
+from forecast_assets.core.forecasting.baselines import (
+    impute_stockouts,
+    item_slices,
+    levels_for,
+    quantile_frame,
+)
 from forecast_assets.core.forecasting.chronos_frames import build_frames
 from forecast_assets.core.forecasting.chronos_stream import forecast_rows
 from forecast_assets.core.forecasting.frame import finalize_forecast
+from forecast_assets.core.running.progress import progress_line
 
 # Member name -> its objective: ``tweedie`` on units, or ``log1p`` (least squares on log1p(units)).
 MODELS = {"lightgbm": "tweedie", "lightgbm_log": "log1p"}
@@ -63,6 +69,9 @@ STATS_DAYS = 365
 # before the item's first day are kept with missing features (LightGBM routes them natively), so
 # a short item still trains.
 MIN_TRAIN = max(LAGS)
+# Items per fit (Settings ``GLOBAL_MODEL_SLICE_ITEMS``): about one M5 store (3,049 items), the
+# unit M5's winners trained on. A larger client is fitted slice by slice (:func:`slices_of`).
+SLICE_ITEMS = 3000
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,8 @@ class GlobalModelConfig:
     tweedie_power: float = 1.5
     conformal_windows: int = 8
     history_days: int = 730
-    n_jobs: int = 1
+    n_jobs: int = -1  # LightGBM threads; -1: every core
+    slice_items: int = SLICE_ITEMS
     seed: int = 0
 
 
@@ -91,6 +101,20 @@ class GlobalResult:
     series_fit: int = 0  # item fits summed over origins (items x origins)
     fingerprints: dict[pd.Timestamp, str] = field(default_factory=dict)  # cutoff -> its inputs' hash
     reused: list[pd.Timestamp] = field(default_factory=list)  # backtest cutoffs left to stored rows
+
+
+def slices_of(items: Sequence[str], categories: pd.Series | None, size: int) -> list[list[str]]:
+    """``items`` in ``ceil(n / size)`` slices of near-equal size, each a run of items sorted by
+    (category, item id), so a slice holds related items and one fit never holds the whole client.
+
+    Why slices: the feature matrix of a client grows with items x days (30,000 items x 730 days
+    is 22 million rows of some 35 features, over 6 GB in float64), and LightGBM's cost per round
+    grows with it. Fitted per slice, memory is bounded by a slice and cost grows linearly with
+    the client; a slice of a few thousand items still pools plenty of series for the trees.
+    """
+    if size < 1:
+        raise ValueError(f"slice size must be at least 1, got {size}")
+    return item_slices(items, -(-len(items) // size), categories) if len(items) else []
 
 
 def _lag_transforms() -> dict[int, list]:
@@ -319,30 +343,37 @@ def forecast_global_from_origins(
     min_history_days: int = 14,
     run_id: str | None = None,
     reusable: Callable[[str, pd.Timestamp, str], bool] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> GlobalResult:
     """The global models (every member of :data:`MODELS`) from every ``(kind, cutoff)`` origin,
     as ``ml.global_forecast`` rows.
 
     The members are trained per origin on data up to that origin only, so a backtest is the model
-    as it would have been at the cutoff. Items with fewer than ``max(min_history_days, 2 *
-    horizon + MIN_TRAIN)`` observed days are left to the other models (a lagged model with two
-    conformal windows needs that much), and listed in ``excluded``.
+    as it would have been at the cutoff, and per slice of at most ``config.slice_items`` items
+    (:func:`slices_of`; the live origin's feature importance is summed over slices). Items with
+    fewer than ``max(min_history_days, 2 * horizon + MIN_TRAIN)`` observed days are left to the
+    other models (a lagged model with two conformal windows needs that much), and listed in
+    ``excluded``.
 
     Each origin's training and future frames are fingerprinted with the model's specification
     (``result.fingerprints``); when ``reusable(kind, cutoff, fingerprint)`` says a stored forecast
     was made from the same inputs, the origin is not fitted and its cutoff is listed in
-    ``result.reused`` (core/forecasting/reuse.py).
+    ``result.reused`` (core/forecasting/reuse.py). ``log`` gets a progress line after each
+    slice fitted (items done, rate, time left).
     """
-    from forecast_assets.core.forecasting.reuse import frames_fingerprint
+    from forecast_assets.core.forecasting.reuse import combine_fingerprints, frames_fingerprint
 
     min_history = max(min_history_days, 2 * horizon + MIN_TRAIN)
     spec = global_spec(config, horizon, quantiles, min_history)
-    parts, importance, excluded = [], pd.DataFrame(columns=["model", "feature", "gain"]), {}
-    result = GlobalResult(rows=pd.DataFrame(), importance=importance)
-    for kind, cutoff in origins:
+    slices = slices_of(demand["item_id"].unique(), categories, config.slice_items)
+    result = GlobalResult(rows=pd.DataFrame(), importance=pd.DataFrame(columns=["model", "feature", "gain"]))
+    parts, gains = [], []
+    total, done, started = len(origins) * sum(map(len, slices)), 0, time.perf_counter()
+
+    def frames(cutoff: pd.Timestamp, items: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
         train, future, _, dropped = training_frames(
-            demand,
-            calendar,
+            demand[demand["item_id"].isin(items)],
+            calendar[calendar["item_id"].isin(items)],
             cutoff,
             horizon,
             client_id=client_id,
@@ -351,27 +382,44 @@ def forecast_global_from_origins(
             history_days=config.history_days,
             min_history=min_history,
         )
-        if kind == "forecast":
-            excluded = dropped
-        fingerprint = frames_fingerprint([train, future], spec)
-        result.fingerprints[pd.Timestamp(cutoff)] = fingerprint
-        if reusable is not None and reusable(kind, pd.Timestamp(cutoff), fingerprint):
-            result.reused.append(pd.Timestamp(cutoff))
+        return train, future, dropped
+
+    for kind, cutoff in origins:
+        cutoff = pd.Timestamp(cutoff)
+        # One slice: its frames are built once. Several: each slice is built to fingerprint the
+        # origin, then again to fit it, so memory holds one slice's frames at a time.
+        built = [frames(cutoff, items) for items in slices[:1]] if len(slices) == 1 else []
+        prints = [frames_fingerprint(f[:2], spec) for f in built] or [
+            frames_fingerprint(frames(cutoff, items)[:2], spec) for items in slices
+        ]
+        result.fingerprints[cutoff] = combine_fingerprints(prints)
+        if reusable is not None and reusable(kind, cutoff, result.fingerprints[cutoff]):
+            result.reused.append(cutoff)
+            done += sum(map(len, slices))
             continue
-        if train.empty:
-            continue
-        forecasts, gain, fit_s, predict_s = fit_predict(train, future, horizon, quantiles, config)
-        result.fit_seconds += fit_s
-        result.predict_seconds += predict_s
-        result.series_fit += train["unique_id"].nunique()
-        if kind == "forecast":
-            importance = gain
-        for name, forecast in forecasts.items():
-            finalized = finalize_forecast(forecast, name, quantiles, cutoff)
-            parts.append(forecast_rows(finalized, as_of, kind, cutoff, f"mlforecast/{name}", run_id))
+        for number, items in enumerate(slices):
+            train, future, dropped = built[number] if built else frames(cutoff, items)
+            if kind == "forecast":
+                result.excluded.update(dropped)
+            if train.empty:
+                continue
+            forecasts, gain, fit_s, predict_s = fit_predict(train, future, horizon, quantiles, config)
+            result.fit_seconds += fit_s
+            result.predict_seconds += predict_s
+            result.series_fit += train["unique_id"].nunique()
+            if kind == "forecast":
+                gains.append(gain)
+            for name, forecast in forecasts.items():
+                finalized = finalize_forecast(forecast, name, quantiles, cutoff)
+                parts.append(forecast_rows(finalized, as_of, kind, cutoff, f"mlforecast/{name}", run_id))
+            done += len(items)
+            if log is not None:
+                label = f"global model (origin {cutoff.date()}, slice {number + 1}/{len(slices)})"
+                log(progress_line(label, done, total, time.perf_counter() - started, unit="item fits"))
     result.rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    result.importance = importance
-    result.excluded = excluded
+    if gains:
+        summed = pd.concat(gains).groupby(["model", "feature"], as_index=False)["gain"].sum()
+        result.importance = summed.sort_values(["model", "gain"], ascending=[True, False], ignore_index=True)
     return result
 
 

@@ -63,6 +63,14 @@ def frames_fingerprint(frames: Sequence[pd.DataFrame], spec: Mapping[str, object
     return digest.hexdigest()[:32]
 
 
+def combine_fingerprints(prints: Sequence[str]) -> str:
+    """One fingerprint for an origin fitted in parts (the global model's item slices): a lone
+    part's own, else a digest of the parts' in order (another split is another fingerprint)."""
+    if len(prints) == 1:
+        return prints[0]
+    return hashlib.sha256("|".join(prints).encode()).hexdigest()[:32]
+
+
 def demand_fingerprints(
     demand: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], spec: Mapping[str, object]
 ) -> dict[pd.Timestamp, str]:
