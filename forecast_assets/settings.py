@@ -22,6 +22,7 @@ from forecast_assets.core.classification import DEFAULT_ABC_CUTOFFS, DEFAULT_XYZ
 from forecast_assets.core.forecasting.baselines import HISTORY_DAYS as BASELINE_HISTORY_DAYS
 from forecast_assets.core.forecasting.calendar import check_holiday_country
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
+from forecast_assets.core.forecasting.global_model import N_JOBS as GLOBAL_N_JOBS
 from forecast_assets.core.forecasting.global_model import SLICE_ITEMS as GLOBAL_SLICE_ITEMS
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
 
@@ -142,7 +143,7 @@ class Settings:
     global_model_rounds: int = _setting(300, "GLOBAL_MODEL_ROUNDS", _int)
     global_model_conformal_windows: int = _setting(8, "GLOBAL_MODEL_CONFORMAL_WINDOWS", _int)
     global_model_history_days: int = _setting(730, "GLOBAL_MODEL_HISTORY_DAYS", _int)
-    global_model_n_jobs: int = _setting(-1, "GLOBAL_MODEL_N_JOBS", _int)  # -1: every core
+    global_model_n_jobs: int = _setting(GLOBAL_N_JOBS, "GLOBAL_MODEL_N_JOBS", _int)  # -1: every core
     # Items per LightGBM fit: a client with more is fitted in slices of related items (same
     # category together), so memory is bounded by a slice and cost grows linearly with items.
     global_model_slice_items: int = _setting(GLOBAL_SLICE_ITEMS, "GLOBAL_MODEL_SLICE_ITEMS", _int)

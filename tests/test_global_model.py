@@ -251,3 +251,25 @@ def test_a_client_fitted_in_slices_is_each_slice_fitted_alone_and_every_item_for
     assert fitted.fingerprints[as_of] != whole_fit.fingerprints[as_of], "another split, another fingerprint"
     assert set(fitted.importance["model"]) == set(MODELS)
     assert not fitted.importance.duplicated(["model", "feature"]).any(), "gains summed over slices"
+
+
+@pytest.mark.parametrize("slice_items", [6, 2])
+def test_a_live_forecast_is_fingerprinted_as_a_later_runs_backtest_from_that_day(slice_items):
+    """The live origin is fingerprinted while it is fitted, a backtest before (to skip the fit):
+    both must hash the same frames, or a later run could never reuse today's live forecast."""
+    demand, calendar = _client()
+    cutoff = demand["date"].max() - pd.Timedelta(days=HORIZON)
+    config = GlobalModelConfig(**{**CONFIG.__dict__, "slice_items": slice_items})
+    _, live = _forecast(demand, calendar, cutoff, kind="forecast", config=config, result=True)
+    asked: list[str] = []
+
+    def reusable(kind: str, at: pd.Timestamp, fingerprint: str) -> bool:
+        asked.append(fingerprint)
+        return fingerprint == live.fingerprints[cutoff]
+
+    later = forecast_global_from_origins(
+        demand, calendar, [("backtest", cutoff)], demand["date"].max(), HORIZON, DEFAULT_QUANTILES,
+        config, client_id="shop", categories=CATEGORIES, reusable=reusable,
+    )  # fmt: skip
+    assert asked == [live.fingerprints[cutoff]]
+    assert later.reused == [cutoff] and later.rows.empty and later.series_fit == 0

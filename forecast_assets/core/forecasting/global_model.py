@@ -72,6 +72,9 @@ MIN_TRAIN = max(LAGS)
 # Items per fit (Settings ``GLOBAL_MODEL_SLICE_ITEMS``): about one M5 store (3,049 items), the
 # unit M5's winners trained on. A larger client is fitted slice by slice (:func:`slices_of`).
 SLICE_ITEMS = 3000
+# LightGBM threads per fit (Settings ``GLOBAL_MODEL_N_JOBS``); -1: every core. On 150 M5 items two
+# threads took 0.78 of one thread's time (docs/benchmarks.md).
+N_JOBS = -1
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class GlobalModelConfig:
     tweedie_power: float = 1.5
     conformal_windows: int = 8
     history_days: int = 730
-    n_jobs: int = -1  # LightGBM threads; -1: every core
+    n_jobs: int = N_JOBS
     slice_items: int = SLICE_ITEMS
     seed: int = 0
 
@@ -386,19 +389,26 @@ def forecast_global_from_origins(
 
     for kind, cutoff in origins:
         cutoff = pd.Timestamp(cutoff)
-        # One slice: its frames are built once. Several: each slice is built to fingerprint the
-        # origin, then again to fit it, so memory holds one slice's frames at a time.
-        built = [frames(cutoff, items) for items in slices[:1]] if len(slices) == 1 else []
-        prints = [frames_fingerprint(f[:2], spec) for f in built] or [
-            frames_fingerprint(frames(cutoff, items)[:2], spec) for items in slices
-        ]
-        result.fingerprints[cutoff] = combine_fingerprints(prints)
-        if reusable is not None and reusable(kind, cutoff, result.fingerprints[cutoff]):
-            result.reused.append(cutoff)
-            done += sum(map(len, slices))
-            continue
+        # A lone slice's frames are built once. With several, a backtest that may be reused is
+        # fingerprinted before it is fitted, building each slice's frames twice (to hash, then to
+        # fit) so memory holds one slice's frames at a time; any other origin is fingerprinted
+        # as it is fitted.
+        kept = [frames(cutoff, slices[0])] if len(slices) == 1 else []
+        prints: list[str] = []
+        if reusable is not None and kind == "backtest":
+            prints = [frames_fingerprint(f[:2], spec) for f in kept] or [
+                frames_fingerprint(frames(cutoff, items)[:2], spec) for items in slices
+            ]
+            result.fingerprints[cutoff] = combine_fingerprints(prints)
+            if reusable(kind, cutoff, result.fingerprints[cutoff]):
+                result.reused.append(cutoff)
+                done += sum(map(len, slices))
+                continue
+        fitted_prints = []
         for number, items in enumerate(slices):
-            train, future, dropped = built[number] if built else frames(cutoff, items)
+            train, future, dropped = kept[0] if kept else frames(cutoff, items)
+            if not prints:
+                fitted_prints.append(frames_fingerprint((train, future), spec))
             if kind == "forecast":
                 result.excluded.update(dropped)
             if train.empty:
@@ -416,6 +426,8 @@ def forecast_global_from_origins(
             if log is not None:
                 label = f"global model (origin {cutoff.date()}, slice {number + 1}/{len(slices)})"
                 log(progress_line(label, done, total, time.perf_counter() - started, unit="item fits"))
+        if not prints:
+            result.fingerprints[cutoff] = combine_fingerprints(fitted_prints)
     result.rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if gains:
         summed = pd.concat(gains).groupby(["model", "feature"], as_index=False)["gain"].sum()
@@ -456,6 +468,8 @@ def config_params(config: GlobalModelConfig) -> dict[str, object]:
         "num_leaves": config.num_leaves,
         "conformal_windows": config.conformal_windows,
         "history_days": config.history_days,
+        "slice_items": config.slice_items,
+        "n_jobs": config.n_jobs,
         "lags": ",".join(map(str, LAGS)),
         "date_features": ",".join(DATE_FEATURES),
         "price_features": ",".join(PRICE_FEATURES),
