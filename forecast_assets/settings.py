@@ -134,8 +134,9 @@ class Settings:
     baseline_n_jobs: int = _setting(-1, "BASELINE_N_JOBS", _int)  # -1: every core
     # Days of each item the statsforecast baselines read (0: all); core/forecasting/baselines.py.
     baseline_history_days: int = _setting(BASELINE_HISTORY_DAYS, "BASELINE_HISTORY_DAYS", _int)
-    # Where the baselines fit: empty, local processes (BASELINE_N_JOBS); "local", a Ray cluster
-    # started on this machine for the step; "ray://head:10001", that (KubeRay) Ray cluster.
+    # Where the baselines and the global model fit: empty, this machine (BASELINE_N_JOBS local
+    # processes, GLOBAL_MODEL_N_JOBS LightGBM threads); "local", a Ray cluster started on this
+    # machine for the step; "ray://head:10001", that (KubeRay) Ray cluster.
     ray_address: str = _setting("", "RAY_ADDRESS")
     backtest_windows: int = _setting(3, "BACKTEST_WINDOWS", _int)
     # The global LightGBM models (core/forecasting/global_model.py) and the fixed-member ensembles.

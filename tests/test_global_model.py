@@ -273,3 +273,34 @@ def test_a_live_forecast_is_fingerprinted_as_a_later_runs_backtest_from_that_day
     )  # fmt: skip
     assert asked == [live.fingerprints[cutoff]]
     assert later.reused == [cutoff] and later.rows.empty and later.series_fit == 0
+
+
+def test_on_a_ray_cluster_every_slice_and_origin_is_fitted_as_locally():
+    """RAY_ADDRESS reaches the global model: each (origin, slice) fit is a Ray task on a local
+    2-CPU cluster, and the rows, fingerprints and feature importance are the local ones."""
+    ray = pytest.importorskip("ray")
+    demand, calendar = _client()
+    as_of = demand["date"].max()
+    origins = [("forecast", as_of), ("backtest", as_of - pd.Timedelta(days=HORIZON))]
+    sliced = GlobalModelConfig(**{**CONFIG.__dict__, "slice_items": 2})
+
+    def run(**engine):
+        return forecast_global_from_origins(
+            demand, calendar, origins, as_of, HORIZON, DEFAULT_QUANTILES, sliced,
+            client_id="shop", categories=CATEGORIES, run_id="r", **engine,
+        )  # fmt: skip
+
+    local = run()
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = run(ray_address="local")
+    finally:
+        ray.shutdown()
+    order = ["kind", "cutoff", "model", "item_id", "date"]
+    assert set(local.rows["kind"]) == {"forecast", "backtest"} and local.rows["item_id"].nunique() == 6
+    pd.testing.assert_frame_equal(
+        local.rows.sort_values(order, ignore_index=True), on_ray.rows.sort_values(order, ignore_index=True)
+    )
+    assert on_ray.fingerprints == local.fingerprints
+    pd.testing.assert_frame_equal(on_ray.importance, local.importance)
+    assert on_ray.series_fit == local.series_fit == 12

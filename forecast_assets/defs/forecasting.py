@@ -548,7 +548,7 @@ def global_forecast(
             client_id=client_id, events=load_events(warehouse, client_id),
             categories=load_categories(warehouse, client_id),
             min_history_days=params.min_history_days, run_id=run.info.run_id, reusable=reusable,
-            log=context.log.info,
+            log=context.log.info, ray_address=params.ray_address,
         )  # fmt: skip
         plan = plan_origins(origins, result.fingerprints, stored, reuse=not config.refit_backtests)
         mlflow.log_params({**config_params(model), "origins": len(origins), **_reuse_params(plan)})

@@ -37,7 +37,7 @@ holdout windows before the cutoff), then are clipped and sorted like every other
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -331,6 +331,115 @@ def fit_predict(
     return forecasts, importance.reset_index(drop=True), fit_s, predict_s
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every slice fit of one call shares (shipped once to a Ray cluster)."""
+
+    as_of: pd.Timestamp
+    horizon: int
+    quantiles: tuple[float, ...]
+    config: GlobalModelConfig
+    spec: dict[str, object]
+    client_id: str
+    events: pd.DataFrame | None
+    categories: pd.Series | None
+    min_history: int
+    run_id: str | None
+
+
+@dataclass
+class SliceFit:
+    """One slice of one origin, fitted: its rows, the members' feature gains, what it cost."""
+
+    rows: pd.DataFrame
+    importance: pd.DataFrame
+    excluded: dict[str, str]
+    fingerprint: str
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    series: int = 0
+
+
+Built = tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]  # train, future, excluded items
+
+
+def _slice_frames(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, cutoff: pd.Timestamp) -> Built:
+    train, future, _, dropped = training_frames(
+        demand, calendar, cutoff, job.horizon, client_id=job.client_id, events=job.events,
+        categories=job.categories, history_days=job.config.history_days, min_history=job.min_history,
+    )  # fmt: skip
+    return train, future, dropped
+
+
+def _fit_built(job: _Job, built: Built, kind: str, cutoff: pd.Timestamp) -> SliceFit:
+    """Every member fitted on one slice's frames; its rows as ``ml.global_forecast`` rows."""
+    from forecast_assets.core.forecasting.reuse import frames_fingerprint
+
+    train, future, dropped = built
+    fingerprint = frames_fingerprint((train, future), job.spec)
+    if train.empty:
+        no_gain = pd.DataFrame(columns=["model", "feature", "gain"])
+        return SliceFit(pd.DataFrame(), no_gain, dropped, fingerprint)
+    forecasts, gain, fit_s, predict_s = fit_predict(train, future, job.horizon, job.quantiles, job.config)
+    rows = []
+    for name, forecast in forecasts.items():
+        finalized = finalize_forecast(forecast, name, job.quantiles, cutoff)
+        rows.append(forecast_rows(finalized, job.as_of, kind, cutoff, f"mlforecast/{name}", job.run_id))
+    n_items = train["unique_id"].nunique()
+    return SliceFit(pd.concat(rows, ignore_index=True), gain, dropped, fingerprint, fit_s, predict_s, n_items)
+
+
+def _build_and_fit(
+    job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, kind: str, cutoff: pd.Timestamp
+) -> SliceFit:
+    """One slice of one origin from its demand and calendar: the unit of work of a Ray task."""
+    return _fit_built(job, _slice_frames(job, demand, calendar, cutoff), kind, cutoff)
+
+
+def _of_items(frame: pd.DataFrame, items: list[str]) -> pd.DataFrame:
+    return frame[frame["item_id"].isin(items)]
+
+
+def _items_frames(
+    job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, items: list[str], cutoff: pd.Timestamp
+) -> Built:
+    return _slice_frames(job, _of_items(demand, items), _of_items(calendar, items), cutoff)
+
+
+Pending = Iterator[tuple[str, pd.Timestamp, list[Built]]]  # (kind, cutoff, frames already built)
+Fits = Iterator[tuple[str, pd.Timestamp, int, SliceFit]]  # (kind, cutoff, slice number, fit)
+
+
+def _local_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: list[list[str]],
+                pending: Pending) -> Fits:  # fmt: skip
+    for kind, cutoff, kept in pending:
+        for number, items in enumerate(slices):
+            built = kept[0] if kept else _items_frames(job, demand, calendar, items, cutoff)
+            yield kind, cutoff, number, _fit_built(job, built, kind, cutoff)
+
+
+def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: list[list[str]],
+              pending: Pending, address: str) -> Fits:  # fmt: skip
+    """Every (origin, slice) fit as a Ray task, all submitted before any is awaited; each slice's
+    demand and calendar go to the object store once and serve every origin. A task takes one CPU
+    (Ray then gives LightGBM one OpenMP thread unless ``GLOBAL_MODEL_N_JOBS`` says otherwise)."""
+    import ray
+
+    from forecast_assets.core.forecasting.distributed import ray_connection
+
+    with ray_connection(address):
+        fit = ray.remote(num_cpus=1)(_build_and_fit)
+        shared = ray.put(job)
+        inputs = [(ray.put(_of_items(demand, i)), ray.put(_of_items(calendar, i))) for i in slices]
+        tasks = [  # every origin's reuse is decided (the plan is consumed) before the first wait
+            (kind, cutoff, number, fit.remote(shared, slice_demand, slice_calendar, kind, cutoff))
+            for kind, cutoff, _ in pending
+            for number, (slice_demand, slice_calendar) in enumerate(inputs)
+        ]
+        for kind, cutoff, number, task in tasks:
+            yield kind, cutoff, number, ray.get(task)
+
+
 def forecast_global_from_origins(
     demand: pd.DataFrame,
     calendar: pd.DataFrame,
@@ -347,6 +456,7 @@ def forecast_global_from_origins(
     run_id: str | None = None,
     reusable: Callable[[str, pd.Timestamp, str], bool] | None = None,
     log: Callable[[str], None] | None = None,
+    ray_address: str = "",
 ) -> GlobalResult:
     """The global models (every member of :data:`MODELS`) from every ``(kind, cutoff)`` origin,
     as ``ml.global_forecast`` rows.
@@ -362,73 +472,66 @@ def forecast_global_from_origins(
     (``result.fingerprints``); when ``reusable(kind, cutoff, fingerprint)`` says a stored forecast
     was made from the same inputs, the origin is not fitted and its cutoff is listed in
     ``result.reused`` (core/forecasting/reuse.py). ``log`` gets a progress line after each
-    slice fitted (items done, rate, time left).
+    slice fitted (items done, rate, time left). With ``ray_address`` (Ray's own: ``"local"``
+    starts a cluster on this machine for the call) each slice of each origin is fitted by a Ray
+    task instead of in this process: the same pure fit, so the same rows.
     """
     from forecast_assets.core.forecasting.reuse import combine_fingerprints, frames_fingerprint
 
     min_history = max(min_history_days, 2 * horizon + MIN_TRAIN)
-    spec = global_spec(config, horizon, quantiles, min_history)
+    job = _Job(pd.Timestamp(as_of), horizon, tuple(quantiles), config,
+               global_spec(config, horizon, quantiles, min_history), client_id, events, categories,
+               min_history, run_id)  # fmt: skip
     slices = slices_of(demand["item_id"].unique(), categories, config.slice_items)
     result = GlobalResult(rows=pd.DataFrame(), importance=pd.DataFrame(columns=["model", "feature", "gain"]))
-    parts, gains = [], []
     total, done, started = len(origins) * sum(map(len, slices)), 0, time.perf_counter()
 
-    def frames(cutoff: pd.Timestamp, items: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-        train, future, _, dropped = training_frames(
-            demand[demand["item_id"].isin(items)],
-            calendar[calendar["item_id"].isin(items)],
-            cutoff,
-            horizon,
-            client_id=client_id,
-            events=events,
-            categories=categories,
-            history_days=config.history_days,
-            min_history=min_history,
-        )
-        return train, future, dropped
-
-    for kind, cutoff in origins:
-        cutoff = pd.Timestamp(cutoff)
-        # A lone slice's frames are built once. With several, a backtest that may be reused is
-        # fingerprinted before it is fitted, building each slice's frames twice (to hash, then to
-        # fit) so memory holds one slice's frames at a time; any other origin is fingerprinted
-        # as it is fitted.
-        kept = [frames(cutoff, slices[0])] if len(slices) == 1 else []
-        prints: list[str] = []
-        if reusable is not None and kind == "backtest":
-            prints = [frames_fingerprint(f[:2], spec) for f in kept] or [
-                frames_fingerprint(frames(cutoff, items)[:2], spec) for items in slices
-            ]
-            result.fingerprints[cutoff] = combine_fingerprints(prints)
+    def to_fit() -> Pending:
+        """The origins to fit, decided one at a time as the fits consume them, so a lone slice's
+        frames built to fingerprint a backtest are fitted before the next origin's are built."""
+        nonlocal done
+        for kind, at in origins:
+            cutoff = pd.Timestamp(at)
+            if not (reusable is not None and kind == "backtest"):
+                yield kind, cutoff, []
+                continue
+            # A backtest that may be reused is fingerprinted before it is fitted. A lone slice's
+            # frames are kept for its fit; with several, a slice is built again when it is fitted,
+            # so memory holds one slice's frames at a time.
+            keep = len(slices) == 1 and not ray_address
+            kept = [_items_frames(job, demand, calendar, slices[0], cutoff)] if keep else []
+            each = kept or (_items_frames(job, demand, calendar, items, cutoff) for items in slices)
+            hashes = [frames_fingerprint(built[:2], job.spec) for built in each]
+            result.fingerprints[cutoff] = combine_fingerprints(hashes)
             if reusable(kind, cutoff, result.fingerprints[cutoff]):
                 result.reused.append(cutoff)
                 done += sum(map(len, slices))
-                continue
-        fitted_prints = []
-        for number, items in enumerate(slices):
-            train, future, dropped = kept[0] if kept else frames(cutoff, items)
-            if not prints:
-                fitted_prints.append(frames_fingerprint((train, future), spec))
-            if kind == "forecast":
-                result.excluded.update(dropped)
-            if train.empty:
-                continue
-            forecasts, gain, fit_s, predict_s = fit_predict(train, future, horizon, quantiles, config)
-            result.fit_seconds += fit_s
-            result.predict_seconds += predict_s
-            result.series_fit += train["unique_id"].nunique()
-            if kind == "forecast":
-                gains.append(gain)
-            for name, forecast in forecasts.items():
-                finalized = finalize_forecast(forecast, name, quantiles, cutoff)
-                parts.append(forecast_rows(finalized, as_of, kind, cutoff, f"mlforecast/{name}", run_id))
-            done += len(items)
-            if log is not None:
-                label = f"global model (origin {cutoff.date()}, slice {number + 1}/{len(slices)})"
-                log(progress_line(label, done, total, time.perf_counter() - started, unit="item fits"))
-        if not prints:
-            result.fingerprints[cutoff] = combine_fingerprints(fitted_prints)
+            else:
+                yield kind, cutoff, kept
+
+    if ray_address:
+        fits = _ray_fits(job, demand, calendar, slices, to_fit(), ray_address)
+    else:
+        fits = _local_fits(job, demand, calendar, slices, to_fit())
+    parts, gains, prints = [], [], {}
+    for kind, cutoff, number, fit in fits:
+        prints.setdefault(cutoff, []).append(fit.fingerprint)
+        if kind == "forecast":
+            result.excluded.update(fit.excluded)
+            gains.append(fit.importance)
+        parts.append(fit.rows)
+        result.fit_seconds += fit.fit_seconds
+        result.predict_seconds += fit.predict_seconds
+        result.series_fit += fit.series
+        done += len(slices[number])
+        if log is not None and fit.series:
+            label = f"global model (origin {cutoff.date()}, slice {number + 1}/{len(slices)})"
+            log(progress_line(label, done, total, time.perf_counter() - started, unit="item fits"))
+    for cutoff in (pd.Timestamp(at) for _, at in origins):  # fitted ones: their slices' prints
+        result.fingerprints.setdefault(cutoff, combine_fingerprints(prints.get(cutoff, [])))
+    parts = [part for part in parts if not part.empty]
     result.rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    gains = [gain for gain in gains if not gain.empty]
     if gains:
         summed = pd.concat(gains).groupby(["model", "feature"], as_index=False)["gain"].sum()
         result.importance = summed.sort_values(["model", "gain"], ascending=[True, False], ignore_index=True)
