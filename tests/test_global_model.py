@@ -15,6 +15,7 @@ from forecast_assets.core.forecasting.global_model import (
     forecast_global_from_origins,
     item_stats,
     price_features,
+    ray_threads,
     slices_of,
     training_frames,
 )
@@ -273,6 +274,12 @@ def test_a_live_forecast_is_fingerprinted_as_a_later_runs_backtest_from_that_day
     )  # fmt: skip
     assert asked == [live.fingerprints[cutoff]]
     assert later.reused == [cutoff] and later.rows.empty and later.series_fit == 0
+
+
+@pytest.mark.parametrize(("n_jobs", "threads"), [(-1, 1), (1, 1), (2, 2), (8, 8)])
+def test_a_ray_task_fits_with_the_threads_it_reserves(n_jobs, threads):
+    """-1 ("every core") would be the node's cores in every task on it: one thread instead."""
+    assert ray_threads(n_jobs) == threads
 
 
 def test_on_a_ray_cluster_every_slice_and_origin_is_fitted_as_locally():

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -421,14 +421,14 @@ def _local_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices:
 def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: list[list[str]],
               pending: Pending, address: str) -> Fits:  # fmt: skip
     """Every (origin, slice) fit as a Ray task, all submitted before any is awaited; each slice's
-    demand and calendar go to the object store once and serve every origin. A task takes one CPU
-    (Ray then gives LightGBM one OpenMP thread unless ``GLOBAL_MODEL_N_JOBS`` says otherwise)."""
+    demand and calendar go to the object store once and serve every origin. A task reserves as
+    many CPUs as its LightGBM threads (:func:`ray_threads`)."""
     import ray
 
     from forecast_assets.core.forecasting.distributed import ray_connection
 
     with ray_connection(address):
-        fit = ray.remote(num_cpus=1)(_build_and_fit)
+        fit = ray.remote(num_cpus=job.config.n_jobs)(_build_and_fit)
         shared = ray.put(job)
         inputs = [(ray.put(_of_items(demand, i)), ray.put(_of_items(calendar, i))) for i in slices]
         tasks = [  # every origin's reuse is decided (the plan is consumed) before the first wait
@@ -438,6 +438,16 @@ def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: l
         ]
         for kind, cutoff, number, task in tasks:
             yield kind, cutoff, number, ray.get(task)
+
+
+def ray_threads(n_jobs: int) -> int:
+    """LightGBM threads of a Ray task: ``GLOBAL_MODEL_N_JOBS`` when it names a count, else one.
+
+    Why not every core: on a cluster the parallelism is across tasks (slices and origins), and
+    LightGBM reads ``-1`` as the node's core count, not the task's CPUs, so two such tasks on a
+    2-core node ran 1.8x slower than one thread locally (OpenMP threads oversubscribed).
+    """
+    return n_jobs if n_jobs >= 1 else 1
 
 
 def forecast_global_from_origins(
@@ -474,11 +484,14 @@ def forecast_global_from_origins(
     ``result.reused`` (core/forecasting/reuse.py). ``log`` gets a progress line after each
     slice fitted (items done, rate, time left). With ``ray_address`` (Ray's own: ``"local"``
     starts a cluster on this machine for the call) each slice of each origin is fitted by a Ray
-    task instead of in this process: the same pure fit, so the same rows.
+    task instead of in this process, with :func:`ray_threads` LightGBM threads: the same pure
+    fit, so the rows of a local fit with that many threads.
     """
     from forecast_assets.core.forecasting.reuse import combine_fingerprints, frames_fingerprint
 
     min_history = max(min_history_days, 2 * horizon + MIN_TRAIN)
+    if ray_address:  # the threads are part of the fingerprint: LightGBM's sums may differ with them
+        config = replace(config, n_jobs=ray_threads(config.n_jobs))
     job = _Job(pd.Timestamp(as_of), horizon, tuple(quantiles), config,
                global_spec(config, horizon, quantiles, min_history), client_id, events, categories,
                min_history, run_id)  # fmt: skip
