@@ -97,7 +97,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="rounds of the three modes")
     args = parser.parse_args()
 
-    as_of = pd.Timestamp(END_DATE) if args.model == "baselines" else pd.Timestamp("2016-04-24")
+    from model_cost import AS_OF as M5_AS_OF
+
+    as_of = pd.Timestamp(END_DATE) if args.model == "baselines" else M5_AS_OF
     origins = [("forecast", as_of)] + [
         ("backtest", as_of - pd.Timedelta(days=HORIZON + 7 * k)) for k in range(args.backtests)
     ]

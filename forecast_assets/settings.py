@@ -144,7 +144,7 @@ class Settings:
     global_model_rounds: int = _setting(300, "GLOBAL_MODEL_ROUNDS", _int)
     global_model_conformal_windows: int = _setting(8, "GLOBAL_MODEL_CONFORMAL_WINDOWS", _int)
     global_model_history_days: int = _setting(730, "GLOBAL_MODEL_HISTORY_DAYS", _int)
-    global_model_n_jobs: int = _setting(GLOBAL_N_JOBS, "GLOBAL_MODEL_N_JOBS", _int)  # -1: every core
+    global_model_n_jobs: int = _setting(GLOBAL_N_JOBS, "GLOBAL_MODEL_N_JOBS", _int)  # -1: all (Ray: 1/task)
     # Items per LightGBM fit: a client with more is fitted in slices of related items (same
     # category together), so memory is bounded by a slice and cost grows linearly with items.
     global_model_slice_items: int = _setting(GLOBAL_SLICE_ITEMS, "GLOBAL_MODEL_SLICE_ITEMS", _int)

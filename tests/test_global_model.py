@@ -3,6 +3,8 @@ model, sane quantiles, and ensembles that are exactly the median or mean of thei
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -284,23 +286,27 @@ def test_a_ray_task_fits_with_the_threads_it_reserves(n_jobs, threads):
 
 def test_on_a_ray_cluster_every_slice_and_origin_is_fitted_as_locally():
     """RAY_ADDRESS reaches the global model: each (origin, slice) fit is a Ray task on a local
-    2-CPU cluster, and the rows, fingerprints and feature importance are the local ones."""
+    2-CPU cluster with one LightGBM thread ("every core" would oversubscribe the node), and the
+    rows, fingerprints and feature importance are a local one-thread fit's. A task asking for
+    more CPUs than any node has is refused, not left waiting forever."""
     ray = pytest.importorskip("ray")
     demand, calendar = _client()
     as_of = demand["date"].max()
     origins = [("forecast", as_of), ("backtest", as_of - pd.Timedelta(days=HORIZON))]
     sliced = GlobalModelConfig(**{**CONFIG.__dict__, "slice_items": 2})
 
-    def run(**engine):
+    def run(n_jobs: int, **engine):
         return forecast_global_from_origins(
-            demand, calendar, origins, as_of, HORIZON, DEFAULT_QUANTILES, sliced,
+            demand, calendar, origins, as_of, HORIZON, DEFAULT_QUANTILES, replace(sliced, n_jobs=n_jobs),
             client_id="shop", categories=CATEGORIES, run_id="r", **engine,
         )  # fmt: skip
 
-    local = run()
+    local = run(1)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        on_ray = run(ray_address="local")
+        on_ray = run(-1, ray_address="local")
+        with pytest.raises(ValueError, match="GLOBAL_MODEL_N_JOBS=3: no node"):
+            run(3, ray_address="local")
     finally:
         ray.shutdown()
     order = ["kind", "cutoff", "model", "item_id", "date"]
@@ -308,6 +314,7 @@ def test_on_a_ray_cluster_every_slice_and_origin_is_fitted_as_locally():
     pd.testing.assert_frame_equal(
         local.rows.sort_values(order, ignore_index=True), on_ray.rows.sort_values(order, ignore_index=True)
     )
-    assert on_ray.fingerprints == local.fingerprints
+    assert on_ray.config.n_jobs == 1 and on_ray.fingerprints == local.fingerprints
+    assert run(2).fingerprints != local.fingerprints, "the thread count is part of the fingerprint"
     pd.testing.assert_frame_equal(on_ray.importance, local.importance)
     assert on_ray.series_fit == local.series_fit == 12

@@ -547,11 +547,13 @@ def global_forecast(
             demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
             client_id=client_id, events=load_events(warehouse, client_id),
             categories=load_categories(warehouse, client_id),
-            min_history_days=params.min_history_days, run_id=run.info.run_id, reusable=reusable,
-            log=context.log.info, ray_address=params.ray_address,
+            min_history_days=params.min_history_days, run_id=run.info.run_id, log=context.log.info,
+            reusable=reusable if stored and not config.refit_backtests else None,  # else: fit all
+            ray_address=params.ray_address,
         )  # fmt: skip
         plan = plan_origins(origins, result.fingerprints, stored, reuse=not config.refit_backtests)
-        mlflow.log_params({**config_params(model), "origins": len(origins), **_reuse_params(plan)})
+        engine = {"engine": "ray" if params.ray_address else "local", "origins": len(origins)}
+        mlflow.log_params({**config_params(result.config or model), **engine, **_reuse_params(plan)})
         mlflow.log_metrics(cost_metrics(result))
         mlflow_tracking.log_frame(result.importance, "feature_importance")
         rows = result.rows  # written inside the run, as the baselines

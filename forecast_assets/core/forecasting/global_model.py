@@ -104,6 +104,7 @@ class GlobalResult:
     series_fit: int = 0  # item fits summed over origins (items x origins)
     fingerprints: dict[pd.Timestamp, str] = field(default_factory=dict)  # cutoff -> its inputs' hash
     reused: list[pd.Timestamp] = field(default_factory=list)  # backtest cutoffs left to stored rows
+    config: GlobalModelConfig | None = None  # what the fits used (on Ray: ray_threads threads)
 
 
 def slices_of(items: Sequence[str], categories: pd.Series | None, size: int) -> list[list[str]]:
@@ -414,8 +415,10 @@ def _local_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices:
                 pending: Pending) -> Fits:  # fmt: skip
     for kind, cutoff, kept in pending:
         for number, items in enumerate(slices):
-            built = kept[0] if kept else _items_frames(job, demand, calendar, items, cutoff)
-            yield kind, cutoff, number, _fit_built(job, built, kind, cutoff)
+            # Frames passed, not named: the last slice's are freed before the next is built.
+            fit = _fit_built(job, kept.pop() if kept else _items_frames(job, demand, calendar, items, cutoff),
+                             kind, cutoff)  # fmt: skip
+            yield kind, cutoff, number, fit
 
 
 def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: list[list[str]],
@@ -428,6 +431,12 @@ def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: l
     from forecast_assets.core.forecasting.distributed import ray_connection
 
     with ray_connection(address):
+        largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]), default=0)
+        if job.config.n_jobs > largest:
+            raise ValueError(
+                f"GLOBAL_MODEL_N_JOBS={job.config.n_jobs}: no node of the Ray cluster at {address!r} "
+                f"has that many CPUs (the largest has {largest:g}), so its tasks could never start"
+            )
         fit = ray.remote(num_cpus=job.config.n_jobs)(_build_and_fit)
         shared = ray.put(job)
         inputs = [(ray.put(_of_items(demand, i)), ray.put(_of_items(calendar, i))) for i in slices]
@@ -436,8 +445,13 @@ def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: l
             for kind, cutoff, _ in pending
             for number, (slice_demand, slice_calendar) in enumerate(inputs)
         ]
-        for kind, cutoff, number, task in tasks:
-            yield kind, cutoff, number, ray.get(task)
+        try:
+            while tasks:  # each result leaves the object store once it is read
+                kind, cutoff, number, task = tasks.pop(0)
+                yield kind, cutoff, number, ray.get(task)
+        finally:  # a failed task (or step) cancels the rest, on a long-lived cluster too
+            for *_, task in tasks:
+                ray.cancel(task)
 
 
 def ray_threads(n_jobs: int) -> int:
@@ -496,7 +510,9 @@ def forecast_global_from_origins(
                global_spec(config, horizon, quantiles, min_history), client_id, events, categories,
                min_history, run_id)  # fmt: skip
     slices = slices_of(demand["item_id"].unique(), categories, config.slice_items)
-    result = GlobalResult(rows=pd.DataFrame(), importance=pd.DataFrame(columns=["model", "feature", "gain"]))
+    result = GlobalResult(
+        rows=pd.DataFrame(), importance=pd.DataFrame(columns=["model", "feature", "gain"]), config=config
+    )
     total, done, started = len(origins) * sum(map(len, slices)), 0, time.perf_counter()
 
     def to_fit() -> Pending:
@@ -513,8 +529,10 @@ def forecast_global_from_origins(
             # so memory holds one slice's frames at a time.
             keep = len(slices) == 1 and not ray_address
             kept = [_items_frames(job, demand, calendar, slices[0], cutoff)] if keep else []
-            each = kept or (_items_frames(job, demand, calendar, items, cutoff) for items in slices)
-            hashes = [frames_fingerprint(built[:2], job.spec) for built in each]
+            hashes = [frames_fingerprint(built[:2], job.spec) for built in kept] or [
+                frames_fingerprint(_items_frames(job, demand, calendar, items, cutoff)[:2], job.spec)
+                for items in slices
+            ]
             result.fingerprints[cutoff] = combine_fingerprints(hashes)
             if reusable(kind, cutoff, result.fingerprints[cutoff]):
                 result.reused.append(cutoff)
@@ -594,7 +612,8 @@ def config_params(config: GlobalModelConfig) -> dict[str, object]:
 
 
 def cost_metrics(result: GlobalResult) -> dict[str, float]:
-    """Training and prediction cost: seconds and series per second (summed over origins)."""
+    """Training and prediction cost: seconds and series per second (summed over origins; on Ray
+    over tasks that ran side by side, so a rate per task, not the step's throughput)."""
 
     def per(seconds: float) -> float:
         return result.series_fit / seconds if seconds > 0 else 0.0
