@@ -18,6 +18,7 @@ from dagster import DagsterInstance
 from forecast_assets.cli import prepare_dagster_home
 from forecast_assets.demo.sample_data import DemoClient, write_demo_landing
 from forecast_assets.demo.tiny_chronos import save_tiny_chronos2
+from forecast_assets.resources.warehouse import Warehouse
 from forecast_assets.settings import Settings
 from forecast_assets.urls import postgres_parts, sqlalchemy_url
 
@@ -51,6 +52,17 @@ def postgres_url() -> str:
     if not SCRATCH.reachable():
         pytest.skip(f"no Postgres server at {SCRATCH.admin_url}")
     return SCRATCH.create("pg")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path) -> Warehouse:
+    """An empty warehouse on each backend in turn, whatever the suite's backend: the storage
+    promises hold on both (the Postgres case is skipped when no server is reachable)."""
+    if request.param == "duckdb":
+        return Warehouse(url=f"duckdb:///{tmp_path / 'w.duckdb'}")
+    if not SCRATCH.reachable():
+        pytest.skip(f"no Postgres server at {SCRATCH.admin_url}")
+    return Warehouse(url=SCRATCH.create("wh"))
 
 
 def make_settings(home: Path, **overrides) -> Settings:

@@ -14,18 +14,7 @@ from forecast_assets.resources.warehouse_postgres import pg_type, to_pyformat
 from forecast_assets.settings import Settings, redact_url
 from forecast_assets.urls import dbt_env, libpq_url, sqlalchemy_url, warehouse_backend
 
-from .backends import SCRATCH
-
 TRICKY = ["plain", "", None, 'comma, "quote"', "new\nline", "percent % and ? mark"]
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path) -> Warehouse:
-    if request.param == "duckdb":
-        return Warehouse(url=f"duckdb:///{tmp_path / 'w.duckdb'}")
-    if not SCRATCH.reachable():
-        pytest.skip(f"no Postgres server at {SCRATCH.admin_url}")
-    return Warehouse(url=SCRATCH.create("wh"))
 
 
 def _frame(n: int = len(TRICKY), base: float = 1.0) -> pl.DataFrame:

@@ -12,19 +12,8 @@ import pytest
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 from forecast_assets.resources.warehouse_postgres import client_as_of_index
 
-from .backends import SCRATCH
-
 TABLE = "ml.baseline_forecast"
 D0 = dt.date(2026, 9, 1)
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path) -> Warehouse:
-    if request.param == "duckdb":
-        return Warehouse(url=f"duckdb:///{tmp_path / 'w.duckdb'}")
-    if not SCRATCH.reachable():
-        pytest.skip(f"no Postgres server at {SCRATCH.admin_url}")
-    return Warehouse(url=SCRATCH.create("wh"))
 
 
 def _origin(as_of: dt.date) -> pl.DataFrame:

@@ -42,6 +42,7 @@ from forecast_assets.defs.inputs import (
     load_demand,
     load_earlier_forecasts,
     load_forecasts,
+    previous_evaluation,
     resolve_as_of,
 )
 from forecast_assets.defs.partitions import ONE_CLIENT_PER_RUN, clients_partitions
@@ -66,20 +67,6 @@ RUNS_TABLE = "ml.forecast_runs"
 # Run tag of the runs `forecast-assets run --as-of-range` starts (cli.run_retrospective): their
 # evaluations are recorded as retrospective, and the marts keep serving the latest other run.
 RETROSPECTIVE_TAG = "forecast-assets/retrospective"
-
-
-def previous_champions(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The champions of the latest evaluation before ``as_of``: the incumbents a challenger must beat."""
-    if not warehouse.table_exists("ml.forecast_evaluation"):
-        return pd.DataFrame(columns=["item_id", "champion_model"])
-    found = warehouse.query(
-        "select max(as_of) as previous from ml.forecast_evaluation where client_id = ? and as_of < ?",
-        [client_id, as_of.date()],
-    )
-    previous = found["previous"][0] if found.height else None
-    if previous is None:
-        return pd.DataFrame(columns=["item_id", "champion_model"])
-    return load_champions(warehouse, client_id, pd.Timestamp(previous))
 
 
 def _png_markdown(png: bytes, alt: str) -> MetadataValue:
@@ -130,12 +117,16 @@ def forecast_evaluation(
     client_id = validate_client_key(context.partition_key)
     as_of = resolve_as_of(config, last_date(warehouse, client_id))
     demand = load_demand(warehouse, client_id, until=as_of)
+    previous = previous_evaluation(warehouse, client_id, as_of)
     rule = evaluation_params.champion_rule()
     evaluation = evaluate_client(
         demand,
         load_forecasts(warehouse, client_id, as_of),
-        load_earlier_forecasts(warehouse, client_id, as_of),
-        previous_champions(warehouse, client_id, as_of),
+        load_earlier_forecasts(warehouse, client_id, as_of, since=previous),
+        # The incumbents a challenger must beat: the champions of that evaluation.
+        load_champions(warehouse, client_id, previous)
+        if previous is not None
+        else pd.DataFrame(columns=["item_id", "champion_model"]),
         as_of,
         forecasting_params.quantile_levels,
         rule,

@@ -170,9 +170,12 @@ def _read_forecasts(
     params: list,
     tables: Sequence[str] = FORECAST_TABLES,
 ) -> pd.DataFrame:
-    """Rows of every forecast table that exists (a model that never ran has none), in one frame."""
+    """Rows of every forecast table that exists (a model that never ran has none), in one frame.
+
+    ``{table}`` in ``where`` names the table being read (for a subquery on the same table).
+    """
     frames = [
-        warehouse.read_client(table, client_id, where, params).to_pandas()
+        warehouse.read_client(table, client_id, where.replace("{table}", table), params).to_pandas()
         for table in tables
         if warehouse.table_exists(table)
     ]
@@ -195,11 +198,37 @@ def load_forecasts(
     return out
 
 
-def load_earlier_forecasts(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Live forecasts made at earlier origins whose dates now have actuals (up to ``as_of``)."""
-    return _read_forecasts(
-        warehouse, client_id, "kind = 'forecast' and as_of < ? and date <= ?", [as_of.date(), as_of.date()]
+def load_earlier_forecasts(
+    warehouse: Warehouse, client_id: str, as_of: pd.Timestamp, since: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """Live forecasts made at earlier origins whose dates now have actuals (up to ``as_of``).
+
+    With ``since`` (the previous evaluation's as_of), only the origins with a forecast date in
+    ``(since, as_of]``: the ones whose score can have changed since that evaluation. An origin
+    whose horizon had elapsed by then was scored in full then, so a daily run reads at most a
+    horizon's worth of origins, however many runs the client has had; without the bound it would
+    read, and score, every live forecast ever stored, every day.
+    """
+    where, params = "kind = 'forecast' and as_of < ? and date <= ?", [as_of.date(), as_of.date()]
+    if since is not None:
+        where += (
+            " and as_of in (select e.as_of from {table} e where e.client_id = ? and e.kind = 'forecast'"
+            " and e.as_of < ? and e.date > ? and e.date <= ?)"
+        )
+        params += [client_id, as_of.date(), since.date(), as_of.date()]
+    return _read_forecasts(warehouse, client_id, where, params)
+
+
+def previous_evaluation(warehouse: Warehouse, client_id: str, as_of: pd.Timestamp) -> pd.Timestamp | None:
+    """The as_of of the client's latest evaluation before ``as_of`` (None when there is none)."""
+    if not warehouse.table_exists(EVALUATION_TABLE):
+        return None
+    found = warehouse.query(
+        f"select max(as_of) as previous from {EVALUATION_TABLE} where client_id = ? and as_of < ?",
+        [client_id, as_of.date()],
     )
+    previous = found["previous"][0] if found.height else None
+    return None if previous is None else pd.Timestamp(previous)
 
 
 def stored_origins(
