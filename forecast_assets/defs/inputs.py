@@ -170,12 +170,9 @@ def _read_forecasts(
     params: list,
     tables: Sequence[str] = FORECAST_TABLES,
 ) -> pd.DataFrame:
-    """Rows of every forecast table that exists (a model that never ran has none), in one frame.
-
-    ``{table}`` in ``where`` names the table being read (for a subquery on the same table).
-    """
+    """Rows of every forecast table that exists (a model that never ran has none), in one frame."""
     frames = [
-        warehouse.read_client(table, client_id, where.replace("{table}", table), params).to_pandas()
+        warehouse.read_client(table, client_id, where, params).to_pandas()
         for table in tables
         if warehouse.table_exists(table)
     ]
@@ -211,11 +208,21 @@ def load_earlier_forecasts(
     """
     where, params = "kind = 'forecast' and as_of < ? and date <= ?", [as_of.date(), as_of.date()]
     if since is not None:
-        where += (
-            " and as_of in (select e.as_of from {table} e where e.client_id = ? and e.kind = 'forecast'"
-            " and e.as_of < ? and e.date > ? and e.date <= ?)"
+        origins = sorted(
+            {
+                day
+                for table in FORECAST_TABLES
+                if warehouse.table_exists(table)
+                for day in warehouse.query(
+                    f"select distinct as_of from {table} where client_id = ? and {where} and date > ?",
+                    [client_id, *params, since.date()],
+                )["as_of"]
+            }
         )
-        params += [client_id, as_of.date(), since.date(), as_of.date()]
+        if not origins:
+            return pd.DataFrame()
+        where += f" and as_of in ({', '.join('?' for _ in origins)})"
+        params += origins
     return _read_forecasts(warehouse, client_id, where, params)
 
 
