@@ -1,6 +1,6 @@
 """The statsforecast baselines give the same forecasts however their items are spread: one
 process, several local processes (``BASELINE_N_JOBS``), or Ray tasks over item slices on a real
-local Ray cluster (``RAY_ADDRESS``)."""
+local Ray cluster (``RAY_ADDRESS``); and however much history is read before their window."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from forecast_assets.core.forecasting.baselines import (
     BaselineResult,
     forecast_baselines,
     forecast_baselines_from_origins,
+    history_start,
 )
 from forecast_assets.core.forecasting.distributed import (
     forecast_baselines_on_ray,
@@ -157,3 +158,31 @@ def test_the_baselines_read_only_their_history_window(demand):
     whole = forecast_baselines(changed, AS_OF, HORIZON, DEFAULT_QUANTILES, history_days=0)
     ets = [r.forecasts[r.forecasts["model"] == "auto_ets"]["point"].to_numpy() for r in (base, whole)]
     assert not np.allclose(*ets), "with the whole history the older days reach the forecast"
+
+
+@pytest.mark.parametrize(
+    ("cutoffs", "history_days", "start"),
+    [
+        (["2026-04-30", "2026-04-23"], 30, "2026-03-24"),  # the earliest cutoff's window
+        (["2026-04-23", "2026-04-30"], 30, "2026-03-24"),  # whatever their order
+        (["2026-04-30"], 730, "2024-04-30"),
+        (["2026-04-30", "2026-04-23"], 0, None),  # 0: every origin reads all of the history
+        ([], 30, None),
+    ],
+)
+def test_history_start_is_the_day_before_the_first_day_any_origin_reads(cutoffs, history_days, start):
+    found = history_start([pd.Timestamp(c) for c in cutoffs], history_days)
+    assert found == (pd.Timestamp(start) if start else None)
+
+
+def test_reading_from_history_start_gives_the_forecasts_of_the_whole_history(demand):
+    """What the baselines step reads (``since``) is all their windows read: stock-out imputation
+    and demand classes included, nothing before it changes a forecast."""
+    history_days = 40
+    since = history_start(CUTOFFS, history_days)
+    bounded = demand[demand["date"] > since]
+    assert len(bounded) < len(demand)
+    for cutoff in CUTOFFS:
+        whole = forecast_baselines(demand, cutoff, HORIZON, DEFAULT_QUANTILES, history_days=history_days)
+        read = forecast_baselines(bounded, cutoff, HORIZON, DEFAULT_QUANTILES, history_days=history_days)
+        _assert_same(whole, read)

@@ -17,6 +17,7 @@ from forecast_assets.core.classification import (
     xyz_class,
 )
 from forecast_assets.core.inventory.demand import (
+    demand_window_start,
     expected_daily_demand,
     forecast_error_correlation,
     forecast_error_sigma,
@@ -625,3 +626,19 @@ def test_profile_flows_into_the_inventory_table_with_its_types():
     assert table.select(pl.col(pl.Float64).is_nan().any()).row(0) == (False,) * len(
         [t for t in OUTPUT_SCHEMA.values() if t == pl.Float64]
     )
+
+
+@pytest.mark.parametrize(
+    ("backtest_dates", "start"),
+    [
+        ([], "2025-10-31"),  # no backtest: the classes' 364 days
+        (["2026-09-10", "2026-10-08"], "2025-10-31"),  # backtests inside that window
+        (["2025-10-01", "2026-10-08"], "2025-09-30"),  # an older backtest: from the day before it
+    ],
+)
+def test_inventory_reads_demand_from_the_earlier_of_its_class_window_and_its_backtests(backtest_dates, start):
+    as_of = pd.Timestamp("2026-10-30")
+    live = [("forecast", pd.Timestamp("2025-01-01"))]  # a live forecast's dates never widen the read
+    rows = [("backtest", pd.Timestamp(d)) for d in backtest_dates] + live
+    forecasts = pd.DataFrame(rows, columns=["kind", "date"])
+    assert demand_window_start(forecasts, as_of) == pd.Timestamp(start)

@@ -1,6 +1,6 @@
 """Live accuracy costs a horizon, not a history: each evaluation reads only the earlier origins
-whose score can have changed since the previous one (a forecast date after it), on both
-backends, and the latest score of every origin is what scoring them all would give."""
+whose score can have changed since the previous one (a forecast date after it), one origin at a
+time, on both backends, and the latest score of every origin is what scoring them all would give."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from forecast_assets.core.evaluation.scoring import live_accuracy
-from forecast_assets.defs.inputs import load_earlier_forecasts, previous_evaluation
+from forecast_assets.core.evaluation.scoring import live_accuracy, live_accuracy_by_origin
+from forecast_assets.defs.inputs import earlier_origins, load_earlier_forecasts, previous_evaluation
 from forecast_assets.resources.warehouse import TableWrite, Warehouse
 
 D0 = pd.Timestamp("2026-09-01")
@@ -54,11 +54,13 @@ def _store(warehouse: Warehouse, client: str, origins: list[int], table: str = T
         warehouse.replace_client_rows(client, [write])
 
 
-def _read(frame: pd.DataFrame) -> dict[str, int]:
-    """Origin -> rows read."""
-    if frame.empty:
-        return {}
-    return {str(k.date()): int(v) for k, v in frame.groupby("as_of").size().items()}
+def _read(frames) -> dict[str, int]:
+    """Origin -> rows read; each frame read holds one origin."""
+    read = {}
+    for frame in frames:
+        assert frame["as_of"].nunique() == 1
+        read[str(frame["as_of"].iloc[0].date())] = len(frame)
+    return read
 
 
 @pytest.mark.parametrize(
@@ -79,10 +81,12 @@ def _read(frame: pd.DataFrame) -> dict[str, int]:
 def test_an_evaluation_reads_the_origins_whose_score_can_have_changed(warehouse, as_of, since, read):
     _store(warehouse, "shop_a", [0, 2, 5, 8])
     _store(warehouse, "shop_b", [7, 8, 9])  # another client's origins are never read
-    found = load_earlier_forecasts(warehouse, "shop_a", day(as_of), None if since is None else day(since))
+    previous = None if since is None else day(since)
+    found = list(load_earlier_forecasts(warehouse, "shop_a", day(as_of), previous))
     assert _read(found) == read
-    if read:
-        assert set(found["kind"]) == {"forecast"} and (found["date"] <= day(as_of)).all()
+    assert [str(o.date()) for o in earlier_origins(warehouse, "shop_a", day(as_of), previous)] == list(read)
+    for frame in found:
+        assert set(frame["kind"]) == {"forecast"} and (frame["date"] <= day(as_of)).all()
 
 
 def test_every_forecast_table_is_bounded_alike(warehouse):
@@ -125,7 +129,7 @@ def test_the_latest_score_of_every_origin_equals_scoring_them_all(warehouse):
     for n in evaluations:
         known = demand[demand["date"] <= day(n)]
         earlier = load_earlier_forecasts(warehouse, "shop_a", day(n), since)
-        latest.append(live_accuracy(earlier, known, QUANTILES).assign(evaluated=n))
+        latest.append(live_accuracy_by_origin(earlier, known, QUANTILES).assign(evaluated=n))
         since = day(n)
     incremental = (
         pd.concat(latest)
@@ -134,9 +138,8 @@ def test_the_latest_score_of_every_origin_equals_scoring_them_all(warehouse):
         .tail(1)
     )
     final = day(evaluations[-1])
-    everything = live_accuracy(
-        load_earlier_forecasts(warehouse, "shop_a", final), demand[demand["date"] <= final], QUANTILES
-    )
+    every_origin = pd.concat(load_earlier_forecasts(warehouse, "shop_a", final))
+    everything = live_accuracy(every_origin, demand[demand["date"] <= final], QUANTILES)
     keys = ["as_of", "level", "model", "item_id", "step"]
     got = incremental.drop(columns="evaluated").sort_values(keys).reset_index(drop=True)
     want = everything.sort_values(keys).reset_index(drop=True)

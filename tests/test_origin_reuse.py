@@ -172,3 +172,24 @@ def test_a_later_run_fits_only_what_it_cannot_read_back(tmp_path, landing):
 
 
 OPS = ("baseline_forecast", "global_forecast")
+
+
+def test_a_windowed_fingerprint_sees_its_window_only_so_a_bounded_read_reuses_an_earlier_origin():
+    """The baselines' fingerprint of a cutoff hashes the days their window reads: a later run
+    reading only from its own earliest window gets the earlier run's fingerprint for that cutoff,
+    and a change before the window (which no fit sees) refits nothing."""
+    dates = pd.date_range("2026-08-01", periods=60)
+    demand = pd.DataFrame(
+        {"item_id": ["a"] * 60 + ["b"] * 60, "date": list(dates) * 2, "units_sold": range(120)}
+    )
+    cutoff, window, spec = T("2026-09-20"), 14, {"model": "x"}
+    base = demand_fingerprints(demand, [cutoff], spec, window_days=window)[cutoff]
+    later_read = demand[demand["date"] > cutoff - pd.Timedelta(days=window)]
+    assert demand_fingerprints(later_read, [cutoff], spec, window_days=window)[cutoff] == base
+    old = demand.copy()
+    old.loc[old["date"] <= cutoff - pd.Timedelta(days=window), "units_sold"] += 1
+    assert demand_fingerprints(old, [cutoff], spec, window_days=window)[cutoff] == base
+    first_day = demand.copy()
+    first_day.loc[first_day["date"] == cutoff - pd.Timedelta(days=window - 1), "units_sold"] += 1
+    assert demand_fingerprints(first_day, [cutoff], spec, window_days=window)[cutoff] != base
+    assert demand_fingerprints(demand, [cutoff], spec)[cutoff] != base  # 0: the whole prefix

@@ -100,6 +100,10 @@ def test_reads_by_items_until_a_date_and_with_literal_percent_and_question_marks
     items = warehouse.read_client_items("raw.things", "shop_a", ["i0", "i2", "i4"], dt.date(2026, 1, 3))
     assert sorted(items["item_id"]) == ["i0", "i2"]
     assert warehouse.read_client_items("raw.things", "shop_a", []).is_empty()
+    window = warehouse.read_client_items(
+        "raw.things", "shop_a", ["i0", "i2", "i3", "i4"], dt.date(2026, 1, 4), since=dt.date(2026, 1, 2)
+    )
+    assert sorted(window["item_id"]) == ["i2", "i3"]  # dates in (since, until]
     found = warehouse.query(
         "select item_id from raw.things where label like '%\\% and ?%' escape '\\' and client_id = ?",
         ["shop_a"],

@@ -29,6 +29,7 @@ from forecast_assets.core.forecasting.baselines import (
     baseline_inputs,
     baseline_spec,
     forecast_baselines_from_origins,
+    history_start,
 )
 from forecast_assets.core.forecasting.chronos_model import ModelUnavailable, model_name, supports_covariates
 from forecast_assets.core.forecasting.chronos_stream import (
@@ -417,11 +418,11 @@ def baseline_forecast(
     client_id = validate_client_key(context.partition_key)
     params = forecasting_params
     as_of, origins = origins_for(warehouse, client_id, config, params)
-    demand = load_demand(warehouse, client_id, until=as_of)
-    spec = baseline_spec(
-        params.horizon, params.quantile_levels, params.min_history_days, params.baseline_history_days
-    )
-    prints = demand_fingerprints(baseline_inputs(demand), [c for _, c in origins], spec)
+    cutoffs, window = [c for _, c in origins], params.baseline_history_days
+    # Only the days some origin's window reads: a long history costs its window, not its length.
+    demand = load_demand(warehouse, client_id, until=as_of, since=history_start(cutoffs, window))
+    spec = baseline_spec(params.horizon, params.quantile_levels, params.min_history_days, window)
+    prints = demand_fingerprints(baseline_inputs(demand), cutoffs, spec, window_days=window)
     plan = _origin_plan(warehouse, client_id, BASELINE_TABLE, origins, prints, config)
     with (
         mlflow_tracking.asset_run("baseline_forecast", client_id, as_of, context.run_id) as run,

@@ -6,10 +6,15 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from forecast_assets.core.classification import demand_profile
 from forecast_assets.core.clients import validate_client_key
-from forecast_assets.core.inventory.demand import forecast_error_correlation, forecast_error_sigma
+from forecast_assets.core.inventory.demand import (
+    demand_window_start,
+    forecast_error_correlation,
+    forecast_error_sigma,
+)
 from forecast_assets.core.inventory.policy import inventory_recommendations, to_inventory_table
 from forecast_assets.defs.inputs import (
     ForecastRunConfig,
+    last_date,
     load_champions,
     load_demand,
     load_forecasts,
@@ -41,9 +46,9 @@ def inventory_metrics(
     champion's backtest error (``sigma``) or its forecast quantiles (``quantile``), chosen by
     ``inventory_params.safety_stock_method``; both are written."""
     client_id = validate_client_key(context.partition_key)
-    demand = load_demand(warehouse, client_id)
-    as_of = resolve_as_of(config, demand)
+    as_of = resolve_as_of(config, last_date(warehouse, client_id))
     forecasts = load_forecasts(warehouse, client_id, as_of)
+    demand = load_demand(warehouse, client_id, until=as_of, since=demand_window_start(forecasts, as_of))
     champions = load_champions(warehouse, client_id, as_of)
     chosen = forecasts.merge(
         champions[["item_id", "champion_model"]],

@@ -45,6 +45,18 @@ def _check_table(name: str) -> str:
     return name
 
 
+def date_filter(since: object | None, until: object | None) -> tuple[str, list[object]]:
+    """A parameterized filter keeping the dates in ``(since, until]`` (either end may be open)."""
+    conditions, params = [], []
+    if since is not None:
+        conditions.append("date > ?")
+        params.append(since)
+    if until is not None:
+        conditions.append("date <= ?")
+        params.append(until)
+    return " and ".join(conditions), params
+
+
 @dataclass
 class TableWrite:
     """Rows to put in ``table`` for one client, replacing rows that match ``client_id`` and ``scope``.
@@ -153,9 +165,14 @@ class Warehouse(ConfigurableResource):
         return self.query(sql, [client_id, *params])
 
     def read_client_items(
-        self, table: str, client_id: str, items: Sequence[str], until: object | None = None
+        self,
+        table: str,
+        client_id: str,
+        items: Sequence[str],
+        until: object | None = None,
+        since: object | None = None,
     ) -> pl.DataFrame:
-        """Rows of some items of one client, optionally only dates up to ``until`` (inclusive).
+        """Rows of some items of one client, optionally only dates in ``(since, until]``.
 
         Reading by slices of items keeps memory bounded by the slice, whatever the client's size.
         """
@@ -163,10 +180,10 @@ class Warehouse(ConfigurableResource):
             where, params = "item_id = any(?)", [list(items)]
         else:
             where, params = "item_id in (select unnest(?::varchar[]))", [list(items)]
-        if until is not None:
-            where += " and date <= ?"
-            params.append(until)
-        return self.read_client(table, client_id, where, params)
+        dated, bounds = date_filter(since, until)
+        if dated:
+            where += f" and {dated}"
+        return self.read_client(table, client_id, where, [*params, *bounds])
 
     def replace_client_rows(self, client_id: str, writes: Sequence[TableWrite]) -> dict[str, int]:
         """Replace one client's rows in several tables, all in one transaction."""

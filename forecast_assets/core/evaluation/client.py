@@ -8,6 +8,7 @@ and the demand and residual drift checks. Everything here is a function of its a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,7 +19,7 @@ from forecast_assets.core.evaluation.metrics import accuracy_by_level
 from forecast_assets.core.evaluation.scoring import (
     baseline_accuracy,
     forecast_value_added,
-    live_accuracy,
+    live_accuracy_by_origin,
     scored_rows,
     with_champions,
 )
@@ -58,7 +59,7 @@ class ClientEvaluation:
 def evaluate_client(
     demand: pd.DataFrame,
     forecasts: pd.DataFrame,
-    earlier: pd.DataFrame,
+    earlier: Iterable[pd.DataFrame],
     incumbents: pd.DataFrame,
     as_of: pd.Timestamp,
     quantiles: tuple[float, ...],
@@ -67,7 +68,8 @@ def evaluate_client(
 ) -> ClientEvaluation:
     """Score the backtest rows of ``forecasts`` (every model, one origin) against ``demand``,
     choose champions against ``incumbents`` among the models with a live forecast per item,
-    score the ``earlier`` origins' live forecasts, and check demand and residuals for drift.
+    score the ``earlier`` origins' live forecasts (one frame per origin, read one at a time), and
+    check demand and residuals for drift.
 
     The backtest rows are scored once: the accuracy table and the residual drift check read the
     same rows. Client and step rows compare the models on common items (``n_items`` says how many)
@@ -108,7 +110,7 @@ def evaluate_client(
         champions=champions,
         table=with_champions(accuracy, champions),
         champion_forecast=champion_forecast,
-        live=live_accuracy(earlier, demand, quantiles) if not earlier.empty else pd.DataFrame(),
+        live=live_accuracy_by_origin(earlier, demand, quantiles),
         drift={
             "demand_drift": demand_drift(demand, as_of, recent_days=drift_recent_days),
             "residual_drift": residual_drift(scored, recent_days=drift_recent_days),

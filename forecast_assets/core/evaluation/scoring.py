@@ -18,7 +18,7 @@ Stock-out days are left out of every score: the shelf was empty, so what sold is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
@@ -99,6 +99,17 @@ def live_accuracy(
         rows = rows[rows["date"] <= latest]
     scored = scored_rows(rows, demand, quantiles, season, origin_column="as_of")
     return accuracy_by_level(scored, quantiles, levels, keys=("as_of",), interval=interval)
+
+
+def live_accuracy_by_origin(
+    origins: Iterable[pd.DataFrame], demand: pd.DataFrame, quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+) -> pd.DataFrame:
+    """:func:`live_accuracy` of each frame of ``origins`` (one origin's forecasts each), stacked;
+    empty when there is none. An origin is scored on its own either way (its scales, its common
+    items), so this equals scoring them all at once while holding one origin at a time."""
+    parts = [live_accuracy(frame, demand, quantiles) for frame in origins if not frame.empty]
+    parts = [part for part in parts if not part.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def with_champions(accuracy: pd.DataFrame, champions: pd.DataFrame) -> pd.DataFrame:

@@ -255,6 +255,15 @@ def forecast_baselines(
     )
 
 
+def history_start(cutoffs: Sequence[pd.Timestamp], history_days: int = HISTORY_DAYS) -> pd.Timestamp | None:
+    """The day before the first one any of ``cutoffs`` reads (its ``history_days`` window), so
+    the step reads ``date > history_start`` and nothing older; None with ``history_days`` 0,
+    where every origin reads all of the history."""
+    if not history_days or not cutoffs:
+        return None
+    return min(pd.Timestamp(c) for c in cutoffs) - pd.Timedelta(days=history_days)
+
+
 def item_slices(
     item_ids: Sequence[str], n_slices: int, categories: pd.Series | None = None
 ) -> list[list[str]]:

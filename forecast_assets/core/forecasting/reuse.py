@@ -72,12 +72,19 @@ def combine_fingerprints(prints: Sequence[str]) -> str:
 
 
 def demand_fingerprints(
-    demand: pd.DataFrame, cutoffs: Sequence[pd.Timestamp], spec: Mapping[str, object]
+    demand: pd.DataFrame,
+    cutoffs: Sequence[pd.Timestamp],
+    spec: Mapping[str, object],
+    window_days: int = 0,
 ) -> dict[pd.Timestamp, str]:
-    """The fingerprint of ``demand`` up to each cutoff (what a per-item statistical model sees).
+    """The fingerprint of the ``demand`` a per-item statistical model sees at each cutoff: the
+    ``window_days`` days up to it (0: every day up to it).
 
-    Rows are hashed once and ordered by date, so each cutoff's fingerprint digests a prefix:
-    cheap enough for every origin of a 30,000-item client.
+    Only the window is hashed, so a run that reads just the windows it needs (``since``) gets
+    the same fingerprint for a cutoff as the earlier run whose live origin it was, and a
+    restated day the model never saw does not refit it. Rows are hashed once and ordered by
+    date, so each cutoff's window is one contiguous run of them: cheap enough for every origin
+    of a 30,000-item client.
     """
     columns = sorted(demand.columns)
     ordered = demand[columns].sort_values(["date", "item_id"], kind="stable", ignore_index=True)
@@ -89,8 +96,12 @@ def demand_fingerprints(
     for cutoff in cutoffs:
         cutoff = pd.Timestamp(cutoff)
         end = int(np.searchsorted(dates, cutoff.to_datetime64(), side="right"))
+        start = 0
+        if window_days:
+            first = (cutoff - pd.Timedelta(days=window_days)).to_datetime64()
+            start = int(np.searchsorted(dates, first, side="right"))
         digest = head.copy()
-        digest.update(hashed[:end].tobytes())
+        digest.update(hashed[start:end].tobytes())
         prints[cutoff] = digest.hexdigest()[:32]
     return prints
 

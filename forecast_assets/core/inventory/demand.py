@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from forecast_assets.core.classification import CLASS_WINDOW_DAYS
 from forecast_assets.core.forecasting.baselines import MODEL_ALIASES
 from forecast_assets.core.forecasting.frame import quantile_column
 
@@ -36,6 +37,20 @@ from forecast_assets.core.forecasting.frame import quantile_column
 MEAN_POINT_MODELS = frozenset(MODEL_ALIASES.values())
 
 _QUANTILE_COLUMN = re.compile(r"^q(\d{2})$")
+
+
+def demand_window_start(
+    forecasts: pd.DataFrame, as_of: pd.Timestamp, window_days: int = CLASS_WINDOW_DAYS
+) -> pd.Timestamp:
+    """The day before the first day of demand the inventory step reads: the earlier of the item
+    classes' window (``window_days`` up to ``as_of``) and the first backtest day of ``forecasts``,
+    whose actuals give the error spread. Nothing before it is read, so a client with years of
+    history costs a year's rows here, not all of them."""
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=window_days)
+    backtest = forecasts.loc[forecasts["kind"] == "backtest", "date"]
+    if len(backtest):
+        start = min(start, pd.Timestamp(backtest.min()) - pd.Timedelta(days=1))
+    return start
 
 
 def quantile_levels_in(frame: pd.DataFrame) -> tuple[float, ...]:
