@@ -82,9 +82,10 @@ def test_an_evaluation_reads_the_origins_whose_score_can_have_changed(warehouse,
     _store(warehouse, "shop_a", [0, 2, 5, 8])
     _store(warehouse, "shop_b", [7, 8, 9])  # another client's origins are never read
     previous = None if since is None else day(since)
-    found = list(load_earlier_forecasts(warehouse, "shop_a", day(as_of), previous))
+    origins = earlier_origins(warehouse, "shop_a", day(as_of), previous)
+    found = list(load_earlier_forecasts(warehouse, "shop_a", day(as_of), origins))
     assert _read(found) == read
-    assert [str(o.date()) for o in earlier_origins(warehouse, "shop_a", day(as_of), previous)] == list(read)
+    assert [str(o.date()) for o in origins] == list(read)
     for frame in found:
         assert set(frame["kind"]) == {"forecast"} and (frame["date"] <= day(as_of)).all()
 
@@ -92,7 +93,8 @@ def test_an_evaluation_reads_the_origins_whose_score_can_have_changed(warehouse,
 def test_every_forecast_table_is_bounded_alike(warehouse):
     _store(warehouse, "shop_a", [0, 8])
     _store(warehouse, "shop_a", [0, 8], table="ml.global_forecast")
-    found = load_earlier_forecasts(warehouse, "shop_a", day(10), day(9))
+    origins = earlier_origins(warehouse, "shop_a", day(10), day(9))
+    found = load_earlier_forecasts(warehouse, "shop_a", day(10), origins)
     assert _read(found) == {"2026-09-09": 8}  # 4 rows from each table
 
 
@@ -128,7 +130,8 @@ def test_the_latest_score_of_every_origin_equals_scoring_them_all(warehouse):
     latest: list[pd.DataFrame] = []
     for n in evaluations:
         known = demand[demand["date"] <= day(n)]
-        earlier = load_earlier_forecasts(warehouse, "shop_a", day(n), since)
+        changed = earlier_origins(warehouse, "shop_a", day(n), since)
+        earlier = load_earlier_forecasts(warehouse, "shop_a", day(n), changed)
         latest.append(live_accuracy_by_origin(earlier, known, QUANTILES).assign(evaluated=n))
         since = day(n)
     incremental = (
@@ -138,7 +141,9 @@ def test_the_latest_score_of_every_origin_equals_scoring_them_all(warehouse):
         .tail(1)
     )
     final = day(evaluations[-1])
-    every_origin = pd.concat(load_earlier_forecasts(warehouse, "shop_a", final))
+    every_origin = pd.concat(
+        load_earlier_forecasts(warehouse, "shop_a", final, earlier_origins(warehouse, "shop_a", final))
+    )
     everything = live_accuracy(every_origin, demand[demand["date"] <= final], QUANTILES)
     keys = ["as_of", "level", "model", "item_id", "step"]
     got = incremental.drop(columns="evaluated").sort_values(keys).reset_index(drop=True)

@@ -26,8 +26,8 @@ from dagster import (
 )
 
 from forecast_assets.core.clients import validate_client_key
-from forecast_assets.core.evaluation.client import ClientEvaluation, evaluate_client
-from forecast_assets.core.evaluation.metrics import metric_columns
+from forecast_assets.core.evaluation.client import ClientEvaluation, evaluate_client, evaluation_window_start
+from forecast_assets.core.evaluation.metrics import metric_columns, seasonal_scales
 from forecast_assets.core.evaluation.report import (
     drift_check_metadata,
     evaluation_charts,
@@ -37,6 +37,8 @@ from forecast_assets.core.evaluation.report import (
 )
 from forecast_assets.defs.inputs import (
     ForecastRunConfig,
+    client_items,
+    earlier_origins,
     last_date,
     load_champions,
     load_demand,
@@ -64,6 +66,9 @@ ACCURACY_SCHEMA = {
 EVALUATION_SCHEMA = {**ACCURACY_SCHEMA, "champion_reason": pl.Utf8, "is_champion": pl.Boolean}
 LIVE_SCHEMA = {"forecast_as_of": pl.Date, **ACCURACY_SCHEMA}
 RUNS_TABLE = "ml.forecast_runs"
+# Items per read of the whole history, for the seasonal scales: about 1.5 million rows of M5's
+# 5.3 years.
+SCALE_SLICE_ITEMS = 2000
 # Run tag of the runs `forecast-assets run --as-of-range` starts (cli.run_retrospective): their
 # evaluations are recorded as retrospective, and the marts keep serving the latest other run.
 RETROSPECTIVE_TAG = "forecast-assets/retrospective"
@@ -116,13 +121,18 @@ def forecast_evaluation(
     ``ml.forecast_runs`` (which as_of the marts serve)."""
     client_id = validate_client_key(context.partition_key)
     as_of = resolve_as_of(config, last_date(warehouse, client_id))
-    demand = load_demand(warehouse, client_id, until=as_of)
     previous = previous_evaluation(warehouse, client_id, as_of)
+    forecasts = load_forecasts(warehouse, client_id, as_of)
+    # Every origin scored: the backtest cutoffs and the earlier live origins that can have changed.
+    earlier = earlier_origins(warehouse, client_id, as_of, since=previous)
+    origins = [*pd.to_datetime(forecasts.loc[forecasts["kind"] == "backtest", "cutoff"].unique()), *earlier]
+    since = evaluation_window_start(as_of, origins, evaluation_params.drift_recent_days)
+    demand = load_demand(warehouse, client_id, until=as_of, since=since)
     rule = evaluation_params.champion_rule()
     evaluation = evaluate_client(
         demand,
-        load_forecasts(warehouse, client_id, as_of),
-        load_earlier_forecasts(warehouse, client_id, as_of, since=previous),
+        forecasts,
+        load_earlier_forecasts(warehouse, client_id, as_of, earlier),
         # The incumbents a challenger must beat: the champions of that evaluation.
         load_champions(warehouse, client_id, previous)
         if previous is not None
@@ -131,6 +141,7 @@ def forecast_evaluation(
         forecasting_params.quantile_levels,
         rule,
         evaluation_params.drift_recent_days,
+        scales=_seasonal_scales(warehouse, client_id, origins),
     )
     charts = evaluation_charts(client_id, demand, evaluation, evaluation_params.plot_top_items)
     params = evaluation_run_params(
@@ -166,6 +177,20 @@ def forecast_evaluation(
             severity=AssetCheckSeverity.WARN,
             metadata=drift_check_metadata(name, result, run_id),
         )
+
+
+def _seasonal_scales(warehouse: Warehouse, client_id: str, origins: list[pd.Timestamp]) -> pd.DataFrame:
+    """Each item's MASE/SQL scale at every origin, over its whole history up to the origin, read
+    :data:`SCALE_SLICE_ITEMS` items at a time: the only part of an evaluation that needs all of
+    a client's history, so the only one that reads it, and never all of it at once."""
+    if not origins:
+        return seasonal_scales(pd.DataFrame(columns=["item_id", "date", "units_sold"]), [])
+    items = client_items(warehouse, client_id, max(origins))
+    parts = [
+        seasonal_scales(load_demand(warehouse, client_id, until=max(origins), items=chunk), origins)
+        for chunk in (items[k : k + SCALE_SLICE_ITEMS] for k in range(0, len(items), SCALE_SLICE_ITEMS))
+    ]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _log_evaluation(evaluation: ClientEvaluation, params: dict, charts: dict[str, bytes]) -> None:

@@ -237,12 +237,13 @@ def load_live_forecast(
 
 
 def load_earlier_forecasts(
-    warehouse: Warehouse, client_id: str, as_of: pd.Timestamp, since: pd.Timestamp | None = None
+    warehouse: Warehouse, client_id: str, as_of: pd.Timestamp, origins: Sequence[pd.Timestamp]
 ) -> Iterator[pd.DataFrame]:
-    """The live forecasts of :func:`earlier_origins`, one origin at a time, on their dates up to
-    ``as_of``: an origin is scored on its own, so only one is held in memory (a 30,000-item
-    client's 28 origins of 8 models are nearly 100 million rows together, 7 million alone)."""
-    for origin in earlier_origins(warehouse, client_id, as_of, since):
+    """The live forecasts of ``origins`` (:func:`earlier_origins`), one origin at a time, on their
+    dates up to ``as_of``: an origin is scored on its own, so only one is held in memory (a
+    30,000-item client's 28 origins of 8 models are nearly 100 million rows together, 7 million
+    alone)."""
+    for origin in origins:
         yield load_live_forecast(warehouse, client_id, origin, as_of)
 
 

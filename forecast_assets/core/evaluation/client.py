@@ -8,7 +8,7 @@ and the demand and residual drift checks. Everything here is a function of its a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,6 +16,7 @@ import pandas as pd
 from forecast_assets.core.evaluation.champions import choose_champions, choose_client_champions
 from forecast_assets.core.evaluation.drift import DriftResult, demand_drift, residual_drift
 from forecast_assets.core.evaluation.metrics import accuracy_by_level
+from forecast_assets.core.evaluation.plots import FAN_CHART_DAYS
 from forecast_assets.core.evaluation.scoring import (
     baseline_accuracy,
     forecast_value_added,
@@ -56,6 +57,22 @@ class ClientEvaluation:
         return self.accuracy[self.accuracy["level"] == "client"].set_index("model")
 
 
+def evaluation_window_start(
+    as_of: pd.Timestamp,
+    origins: Sequence[pd.Timestamp],
+    drift_recent_days: int,
+    chart_days: int = FAN_CHART_DAYS,
+) -> pd.Timestamp:
+    """The day before the first day of demand an evaluation reads: the actuals of every origin it
+    scores (``origins``: the backtest cutoffs and the earlier live origins), both drift windows
+    (``drift_recent_days`` each) and the fan chart's history. Only the seasonal scales reach
+    further back, and they are computed over the whole history apart, so a client with years of
+    history costs its recent weeks here, not all of its days."""
+    as_of = pd.Timestamp(as_of)
+    reach = max(2 * drift_recent_days, chart_days)
+    return min([as_of - pd.Timedelta(days=reach), *(pd.Timestamp(o) for o in origins)])
+
+
 def evaluate_client(
     demand: pd.DataFrame,
     forecasts: pd.DataFrame,
@@ -65,11 +82,16 @@ def evaluate_client(
     quantiles: tuple[float, ...],
     rule: ChampionRule,
     drift_recent_days: int,
+    scales: pd.DataFrame | None = None,
 ) -> ClientEvaluation:
     """Score the backtest rows of ``forecasts`` (every model, one origin) against ``demand``,
     choose champions against ``incumbents`` among the models with a live forecast per item,
     score the ``earlier`` origins' live forecasts (one frame per origin, read one at a time), and
     check demand and residuals for drift.
+
+    ``demand`` may hold only the days from :func:`evaluation_window_start` on, with ``scales``
+    (item_id, cutoff, scale at every backtest cutoff and earlier origin) computed over the whole
+    history; without ``scales`` they are computed from ``demand``.
 
     The backtest rows are scored once: the accuracy table and the residual drift check read the
     same rows. Client and step rows compare the models on common items (``n_items`` says how many)
@@ -77,7 +99,7 @@ def evaluate_client(
     """
     backtest = forecasts[forecasts["kind"] == "backtest"]
     future = forecasts[forecasts["kind"] == "forecast"]
-    scored = scored_rows(backtest, demand, quantiles)
+    scored = scored_rows(backtest, demand, quantiles, scales=scales)
     accuracy = accuracy_by_level(scored, quantiles)
     fva = forecast_value_added(
         accuracy,
@@ -110,7 +132,7 @@ def evaluate_client(
         champions=champions,
         table=with_champions(accuracy, champions),
         champion_forecast=champion_forecast,
-        live=live_accuracy_by_origin(earlier, demand, quantiles),
+        live=live_accuracy_by_origin(earlier, demand, quantiles, scales),
         drift={
             "demand_drift": demand_drift(demand, as_of, recent_days=drift_recent_days),
             "residual_drift": residual_drift(scored, recent_days=drift_recent_days),

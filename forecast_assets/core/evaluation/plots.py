@@ -24,6 +24,8 @@ from matplotlib.figure import Figure
 
 from forecast_assets.core.forecasting.frame import quantile_column
 
+FAN_CHART_DAYS = 56  # the history the fan chart shows before the forecast
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -58,7 +60,7 @@ def fan_chart(
     history: pd.DataFrame,
     forecast: pd.DataFrame,
     top_n: int = 6,
-    history_days: int = 56,
+    history_days: int = FAN_CHART_DAYS,
     band: tuple[float, float] = (0.1, 0.9),
     title: str | None = None,
     path: str | Path | None = None,

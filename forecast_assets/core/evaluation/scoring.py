@@ -41,18 +41,22 @@ def scored_rows(
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
     season: int = SEASON,
     origin_column: str = "cutoff",
+    scales: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast rows with their actual, step and in-sample seasonal scale (stock-outs excluded).
 
     The scale of a row is that of its item from the data up to the row's origin
-    (:func:`~forecast_assets.core.evaluation.metrics.seasonal_scales`). This is the frame the metrics, the
-    residual drift check and the plots take.
+    (:func:`~forecast_assets.core.evaluation.metrics.seasonal_scales`), computed from ``demand``
+    unless ``scales`` (item_id, cutoff, scale) are given: a caller that holds only the recent
+    window of demand computes them over the whole history item slice by item slice. This is the
+    frame the metrics, the residual drift check and the plots take.
     """
     scored = attach_actuals(forecasts, demand, quantiles, origin_column=origin_column)
     if scored.empty:
         return scored.assign(scale=pd.Series(dtype=float))
-    scales = seasonal_scales(demand, list(scored["cutoff"].unique()), season)
-    return scored.merge(scales, on=["item_id", "cutoff"], how="left")
+    if scales is None:
+        scales = seasonal_scales(demand, list(scored["cutoff"].unique()), season)
+    return scored.merge(scales[["item_id", "cutoff", "scale"]], on=["item_id", "cutoff"], how="left")
 
 
 def evaluate_backtest(
@@ -80,6 +84,7 @@ def live_accuracy(
     season: int = SEASON,
     levels: Sequence[str] = ("item", "client", "step"),
     interval: tuple[float, float] = DEFAULT_INTERVAL,
+    scales: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Accuracy of forecasts made at earlier ``as_of`` dates, on the dates that now have actuals.
 
@@ -88,7 +93,8 @@ def live_accuracy(
     the actuals known now. Only rows dated up to the latest actual are scored, so a forecast whose
     horizon is still partly in the future is scored on its elapsed steps (``n_obs`` says how
     many). Grouped by ``as_of`` and model (level ``client``), plus item (``item``) and horizon step
-    (``step``, counted from ``as_of``). Scales come from the data up to each ``as_of``.
+    (``step``, counted from ``as_of``). Scales come from the data up to each ``as_of`` (``scales``,
+    with ``cutoff`` the origin, when given; see :func:`scored_rows`).
     """
     rows = forecasts
     if "kind" in rows.columns:
@@ -97,17 +103,20 @@ def live_accuracy(
     latest = pd.to_datetime(demand["date"]).max() if not demand.empty else None
     if latest is not None:
         rows = rows[rows["date"] <= latest]
-    scored = scored_rows(rows, demand, quantiles, season, origin_column="as_of")
+    scored = scored_rows(rows, demand, quantiles, season, origin_column="as_of", scales=scales)
     return accuracy_by_level(scored, quantiles, levels, keys=("as_of",), interval=interval)
 
 
 def live_accuracy_by_origin(
-    origins: Iterable[pd.DataFrame], demand: pd.DataFrame, quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+    origins: Iterable[pd.DataFrame],
+    demand: pd.DataFrame,
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
+    scales: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`live_accuracy` of each frame of ``origins`` (one origin's forecasts each), stacked;
     empty when there is none. An origin is scored on its own either way (its scales, its common
     items), so this equals scoring them all at once while holding one origin at a time."""
-    parts = [live_accuracy(frame, demand, quantiles) for frame in origins if not frame.empty]
+    parts = [live_accuracy(frame, demand, quantiles, scales=scales) for frame in origins if not frame.empty]
     parts = [part for part in parts if not part.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
