@@ -81,7 +81,7 @@ def _evaluate(demand: pd.DataFrame, scales: pd.DataFrame | None = None):
         AS_OF,
         QUANTILES,
         ChampionRule("mase", 0.0, "item"),
-        drift_recent_days=14,
+        drift_recent_days=28,  # the default: the drift windows reach exactly to the read's first day
         scales=scales,
     )
 
@@ -103,7 +103,7 @@ def test_the_window_starts_at_the_earliest_day_anything_scored_or_shown_needs(or
 def test_an_evaluation_of_the_window_with_whole_history_scales_equals_one_of_the_whole_history():
     demand = _demand()
     origins = [*CUTOFFS, *EARLIER]
-    since = evaluation_window_start(AS_OF, origins, drift_recent_days=14)
+    since = evaluation_window_start(AS_OF, origins, drift_recent_days=28)
     window = demand[demand["date"] > since]
     assert len(window) < len(demand) / 4
     whole = _evaluate(demand)
@@ -111,6 +111,7 @@ def test_an_evaluation_of_the_window_with_whole_history_scales_equals_one_of_the
     pd.testing.assert_frame_equal(windowed.table, whole.table)
     pd.testing.assert_frame_equal(windowed.live, whole.live)
     pd.testing.assert_frame_equal(windowed.champions, whole.champions)
+    assert whole.drift["demand_drift"].summary["status"] == "ok"
     assert {k: r.summary for k, r in windowed.drift.items()} == {k: r.summary for k, r in whole.drift.items()}
     # Without the whole history's scales the window alone would give other MASE values.
     alone = _evaluate(window)
