@@ -5,13 +5,16 @@ Postgres, FORECAST_TEST_BACKEND=postgres), real dbt, real MLflow and the real Ch
 import itertools
 
 import mlflow
+import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
+from forecast_assets.core.evaluation.scoring import live_accuracy_by_origin
 from forecast_assets.core.forecasting.frame import quantile_column
 from forecast_assets.definitions import build_assets, build_resource_defs
-from forecast_assets.defs.inputs import AS_OF_OPS
+from forecast_assets.defs.inputs import AS_OF_OPS, earlier_origins, load_demand, load_earlier_forecasts
 from forecast_assets.defs.partitions import clients_partitions
+from forecast_assets.resources.warehouse import Warehouse
 
 from .backends import sql_rows
 from .conftest import SMALL_CLIENTS, make_instance, make_settings
@@ -220,6 +223,21 @@ def test_evaluation_across_origins_tracks_live_accuracy_champions_and_drift(tmp_
         ("2026-10-17", "step", 14),
     ]
     assert live[0][4] <= 14  # an item has at most 14 scored days (stock-out days left out)
+    # The evaluation read its recent weeks only, yet scored as from the whole history: the stored
+    # live MASE (whose scale covers each item's history up to 2026-10-17) equals that score.
+    warehouse, as_of = Warehouse(url=settings.warehouse_url), pd.Timestamp("2026-10-31")
+    earlier = load_earlier_forecasts(warehouse, "shop_b", as_of, earlier_origins(warehouse, "shop_b", as_of))
+    history = load_demand(warehouse, "shop_b", until=as_of)
+    whole = live_accuracy_by_origin(earlier, history, settings.quantiles)
+    naive = whole[(whole["level"] == "item") & (whole["model"] == "seasonal_naive")]
+    want = naive.set_index("item_id")["mase"]
+    stored = sql(
+        settings,
+        "select item_id, mase from ml.forecast_live_accuracy where client_id = 'shop_b' "
+        "and as_of = '2026-10-31' and level = 'item' and model = 'seasonal_naive' order by item_id",
+    )
+    assert len(stored) == n_items and all(mase is not None for _, mase in stored)
+    assert [m for _, m in stored] == pytest.approx([want[item] for item, _ in stored], rel=1e-9)
 
     # Rolling-origin accuracy per step, with quantile metrics and forecast value added.
     steps = sql(
