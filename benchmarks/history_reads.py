@@ -126,12 +126,12 @@ def measure(home: Path, step: str, way: str) -> dict:
     from forecast_assets.core.forecasting.baselines import baseline_inputs, history_start
     from forecast_assets.core.forecasting.reuse import demand_fingerprints
     from forecast_assets.core.inventory.demand import demand_window_start
-    from forecast_assets.defs import evaluation as evaluation_defs
     from forecast_assets.defs.inputs import (
         earlier_origins,
         load_demand,
         load_earlier_forecasts,
         load_forecasts,
+        load_seasonal_scales,
         previous_evaluation,
     )
     from forecast_assets.resources.warehouse import Warehouse
@@ -163,7 +163,7 @@ def measure(home: Path, step: str, way: str) -> dict:
         if bounded:
             since = evaluation_window_start(AS_OF, origins, 28)
             demand = load_demand(warehouse, CLIENT, until=AS_OF, since=since)
-            scales = evaluation_defs._seasonal_scales(warehouse, CLIENT, origins)
+            scales = load_seasonal_scales(warehouse, CLIENT, origins)
             live = load_earlier_forecasts(warehouse, CLIENT, AS_OF, earlier)
             evaluate_client(demand, forecasts, live, incumbents, AS_OF, QUANTILES, rule, 28, scales=scales)
         else:  # as before: the whole history, every changed origin in one frame

@@ -11,7 +11,7 @@ import pytest
 
 from forecast_assets.core.evaluation.client import ChampionRule, evaluate_client, evaluation_window_start
 from forecast_assets.core.evaluation.metrics import seasonal_scales
-from forecast_assets.defs import evaluation as evaluation_defs
+from forecast_assets.defs.inputs import load_seasonal_scales
 from forecast_assets.resources.warehouse import TableWrite
 
 AS_OF = pd.Timestamp("2026-06-30")
@@ -118,15 +118,14 @@ def test_an_evaluation_of_the_window_with_whole_history_scales_equals_one_of_the
     assert not np.allclose(alone.table["mase"], whole.table["mase"], equal_nan=True)
 
 
-def test_scales_read_in_item_slices_equal_the_whole_history_s(warehouse, monkeypatch):
+def test_scales_read_in_item_slices_equal_the_whole_history_s(warehouse):
     demand = _demand()
     table = pl.from_pandas(demand).with_columns(pl.col("date").dt.date())
     warehouse.replace_client_rows("shop_a", [TableWrite("analytics.ts_demand_daily", table)])
     other = table.with_columns(pl.col("units_sold") * 10)  # another client's rows never count
     warehouse.replace_client_rows("shop_b", [TableWrite("analytics.ts_demand_daily", other)])
-    monkeypatch.setattr(evaluation_defs, "SCALE_SLICE_ITEMS", 2)  # three slices of five items
     origins = [*CUTOFFS, *EARLIER]
-    got = evaluation_defs._seasonal_scales(warehouse, "shop_a", origins)
+    got = load_seasonal_scales(warehouse, "shop_a", origins, slice_items=2)  # three slices of five items
     want = seasonal_scales(demand, origins)
     key = ["item_id", "cutoff"]
     pd.testing.assert_frame_equal(

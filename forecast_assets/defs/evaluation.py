@@ -27,7 +27,7 @@ from dagster import (
 
 from forecast_assets.core.clients import validate_client_key
 from forecast_assets.core.evaluation.client import ClientEvaluation, evaluate_client, evaluation_window_start
-from forecast_assets.core.evaluation.metrics import metric_columns, seasonal_scales
+from forecast_assets.core.evaluation.metrics import metric_columns
 from forecast_assets.core.evaluation.report import (
     drift_check_metadata,
     evaluation_charts,
@@ -37,13 +37,13 @@ from forecast_assets.core.evaluation.report import (
 )
 from forecast_assets.defs.inputs import (
     ForecastRunConfig,
-    client_items,
     earlier_origins,
     last_date,
     load_champions,
     load_demand,
     load_earlier_forecasts,
     load_forecasts,
+    load_seasonal_scales,
     previous_evaluation,
     resolve_as_of,
 )
@@ -66,10 +66,6 @@ ACCURACY_SCHEMA = {
 EVALUATION_SCHEMA = {**ACCURACY_SCHEMA, "champion_reason": pl.Utf8, "is_champion": pl.Boolean}
 LIVE_SCHEMA = {"forecast_as_of": pl.Date, **ACCURACY_SCHEMA}
 RUNS_TABLE = "ml.forecast_runs"
-# Items per read of the whole history, for the seasonal scales: about a million rows of M5's 5.3
-# years. At 2,000 a 1,000-item client's evaluation peaked as high as reading everything
-# (docs/benchmarks.md); a read per 500 items costs a query each, a small part of the step.
-SCALE_SLICE_ITEMS = 500
 # Run tag of the runs `forecast-assets run --as-of-range` starts (cli.run_retrospective): their
 # evaluations are recorded as retrospective, and the marts keep serving the latest other run.
 RETROSPECTIVE_TAG = "forecast-assets/retrospective"
@@ -142,7 +138,7 @@ def forecast_evaluation(
         forecasting_params.quantile_levels,
         rule,
         evaluation_params.drift_recent_days,
-        scales=_seasonal_scales(warehouse, client_id, origins),
+        scales=load_seasonal_scales(warehouse, client_id, origins),
     )
     charts = evaluation_charts(client_id, demand, evaluation, evaluation_params.plot_top_items)
     params = evaluation_run_params(
@@ -178,20 +174,6 @@ def forecast_evaluation(
             severity=AssetCheckSeverity.WARN,
             metadata=drift_check_metadata(name, result, run_id),
         )
-
-
-def _seasonal_scales(warehouse: Warehouse, client_id: str, origins: list[pd.Timestamp]) -> pd.DataFrame:
-    """Each item's MASE/SQL scale at every origin, over its whole history up to the origin, read
-    :data:`SCALE_SLICE_ITEMS` items at a time: the only part of an evaluation that needs all of
-    a client's history, so the only one that reads it, one slice of items at a time."""
-    items = client_items(warehouse, client_id, max(origins)) if origins else []
-    parts = [
-        seasonal_scales(load_demand(warehouse, client_id, until=max(origins), items=chunk), origins)
-        for chunk in (items[k : k + SCALE_SLICE_ITEMS] for k in range(0, len(items), SCALE_SLICE_ITEMS))
-    ]
-    if not parts:  # no origin, or every origin before the client's first day
-        return seasonal_scales(pd.DataFrame(columns=["item_id", "date", "units_sold"]), [])
-    return pd.concat(parts, ignore_index=True)
 
 
 def _log_evaluation(evaluation: ClientEvaluation, params: dict, charts: dict[str, bytes]) -> None:

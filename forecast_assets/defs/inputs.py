@@ -11,6 +11,8 @@ import pandas as pd
 import polars as pl
 from dagster import Config
 
+from forecast_assets.core.evaluation.metrics import seasonal_scales
+from forecast_assets.core.forecasting.chronos_model import item_chunks
 from forecast_assets.core.forecasting.reuse import StoredOrigin
 from forecast_assets.core.landing.validation import events_wide
 from forecast_assets.resources.warehouse import Warehouse, date_filter
@@ -26,6 +28,10 @@ EVALUATION_TABLE = "ml.forecast_evaluation"
 # One row per (forecast table, as_of, origin) written: the origin's input fingerprint, and whether
 # it was fitted or read back from an earlier run (core/forecasting/reuse.py).
 ORIGINS_TABLE = "ml.forecast_origins"
+# Items per read of the whole history, for the seasonal scales: about a million rows of M5's 5.3
+# years. At 2,000 a 1,000-item client's evaluation peaked as high as reading everything
+# (docs/benchmarks.md); a read per 500 items costs a query each, a small part of the step.
+SCALE_SLICE_ITEMS = 500
 
 
 class ForecastRunConfig(Config):
@@ -95,6 +101,26 @@ def load_demand(
             + ": did ingestion accept any sales?"
         )
     return _dated(frame)
+
+
+def load_seasonal_scales(
+    warehouse: Warehouse,
+    client_id: str,
+    origins: Sequence[pd.Timestamp],
+    slice_items: int = SCALE_SLICE_ITEMS,
+) -> pd.DataFrame:
+    """Each item's MASE/SQL scale at every origin (:func:`seasonal_scales`), over its whole
+    history up to the origin, read ``slice_items`` items at a time: the one part of an
+    evaluation that needs all of a client's history, so only the scales of a slice are kept."""
+    until = max(origins) if len(origins) else None
+    items = client_items(warehouse, client_id, until) if until is not None else []
+    parts = [
+        seasonal_scales(load_demand(warehouse, client_id, until=until, items=chunk), origins)
+        for chunk in item_chunks(items, slice_items)
+    ]
+    if not parts:  # no origin, or every origin before the client's first day
+        return seasonal_scales(pd.DataFrame(columns=["item_id", "date", "units_sold"]), [])
+    return pd.concat(parts, ignore_index=True)
 
 
 def load_calendar(
