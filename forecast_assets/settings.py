@@ -22,6 +22,7 @@ from forecast_assets.core.classification import DEFAULT_ABC_CUTOFFS, DEFAULT_XYZ
 from forecast_assets.core.forecasting.baselines import HISTORY_DAYS as BASELINE_HISTORY_DAYS
 from forecast_assets.core.forecasting.calendar import check_holiday_country
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
+from forecast_assets.core.forecasting.global_model import CALIBRATION_DAYS as GLOBAL_CALIBRATION_DAYS
 from forecast_assets.core.forecasting.global_model import N_JOBS as GLOBAL_N_JOBS
 from forecast_assets.core.forecasting.global_model import SLICE_ITEMS as GLOBAL_SLICE_ITEMS
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
@@ -148,6 +149,11 @@ class Settings:
     # Items per LightGBM fit: a client with more is fitted in slices of related items (same
     # category together), so memory is bounded by a slice and cost grows linearly with items.
     global_model_slice_items: int = _setting(GLOBAL_SLICE_ITEMS, "GLOBAL_MODEL_SLICE_ITEMS", _int)
+    # Days between conformal calibrations (on a fixed grid): the days between reuse the grid day's,
+    # stored in ml.global_calibration, so a daily refresh fits each member once. 1: every origin.
+    global_model_calibration_days: int = _setting(
+        GLOBAL_CALIBRATION_DAYS, "GLOBAL_MODEL_CALIBRATION_DAYS", _int
+    )
     ensemble_members: tuple[str, ...] = _setting(
         ("auto_ets", "auto_theta", "lightgbm", "lightgbm_log", "chronos-2"), "ENSEMBLE_MEMBERS", _names
     )
@@ -236,6 +242,7 @@ class Settings:
             ("GLOBAL_MODEL_CONFORMAL_WINDOWS", self.global_model_conformal_windows),
             ("GLOBAL_MODEL_HISTORY_DAYS", self.global_model_history_days),
             ("GLOBAL_MODEL_SLICE_ITEMS", self.global_model_slice_items),
+            ("GLOBAL_MODEL_CALIBRATION_DAYS", self.global_model_calibration_days),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")

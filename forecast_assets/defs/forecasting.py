@@ -9,9 +9,11 @@ client and ``as_of``; history of other origins accumulates.
 import hashlib
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -42,6 +44,8 @@ from forecast_assets.core.forecasting.ensemble import ensembles
 from forecast_assets.core.forecasting.frame import forecast_table_schema, to_forecast_table
 from forecast_assets.core.forecasting.global_model import (
     GlobalModelConfig,
+    GlobalResult,
+    calibration_rows,
     config_params,
     cost_metrics,
     forecast_global_from_origins,
@@ -61,12 +65,14 @@ from forecast_assets.core.forecasting.reuse import (
     plan_origins,
 )
 from forecast_assets.defs.inputs import (
+    CALIBRATION_TABLE,
     MODEL_TABLES,
     ORIGINS_TABLE,
     ForecastRunConfig,
     client_items,
     date_bounds,
     load_calendar,
+    load_calibration,
     load_categories,
     load_demand,
     load_events,
@@ -489,6 +495,7 @@ def _global_config(params: ForecastingParams) -> GlobalModelConfig:
         history_days=params.global_model_history_days,
         n_jobs=params.global_model_n_jobs,
         slice_items=params.global_model_slice_items,
+        calibration_days=params.global_model_calibration_days,
     )
 
 
@@ -544,6 +551,7 @@ def global_forecast(
 
         calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
         model = _global_config(params)
+        calibrations = partial(load_calibration, warehouse, client_id)  # a refit fits them too
         result = forecast_global_from_origins(
             demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
             client_id=client_id, events=load_events(warehouse, client_id),
@@ -551,10 +559,12 @@ def global_forecast(
             min_history_days=params.min_history_days, run_id=run.info.run_id, log=context.log.info,
             reusable=reusable if stored and not config.refit_backtests else None,  # else: fit all
             ray_address=params.ray_address,
+            calibration_lookup=None if config.refit_backtests else calibrations,
         )  # fmt: skip
         plan = plan_origins(origins, result.fingerprints, stored, reuse=not config.refit_backtests)
         engine = {"engine": "ray" if params.ray_address else "local", "origins": len(origins)}
-        mlflow.log_params({**config_params(result.config or model), **engine, **_reuse_params(plan)})
+        mlflow.log_params({**config_params(result.config or model), **engine, **_reuse_params(plan),
+                           "calibrations_reused": _calibrations_reused(result)})  # fmt: skip
         mlflow.log_metrics(cost_metrics(result))
         mlflow_tracking.log_frame(result.importance, "feature_importance")
         rows = result.rows  # written inside the run, as the baselines
@@ -562,7 +572,7 @@ def global_forecast(
         prints, run_id = result.fingerprints, run.info.run_id
         writes = _reusing_writes(warehouse, client_id, GLOBAL_TABLE, table, plan, origins,
                                  prints, as_of, params, Path(spool), run_id)  # fmt: skip
-        written = warehouse.replace_client_rows(client_id, writes)
+        written = warehouse.replace_client_rows(client_id, writes + _calibration_writes(result))
     _log_reuse(context, plan)
     live = rows[rows["kind"] == "forecast"] if not rows.empty else pd.DataFrame()
     forecast_items = set(demand["item_id"]) - set(result.excluded)
@@ -574,6 +584,7 @@ def global_forecast(
             "items_forecast": int(live["item_id"].nunique()) if not live.empty else 0,
             "mlflow_run_id": run.info.run_id,
             **_reuse_params(plan),
+            "calibrations_reused": _calibrations_reused(result),
             **{k: round(v, 3) for k, v in cost_metrics(result).items()},
         }
     )
@@ -588,6 +599,22 @@ def global_forecast(
         passed=not problems,
         metadata={"problems": "; ".join(problems) or "none", "rows": len(live)},
     )
+
+
+def _calibrations_reused(result: GlobalResult) -> str:
+    """The live origin's slices whose calibration was read back, of all its slices ("1/1")."""
+    return f"{result.calibrations_reused}/{len(result.calibrations)}"
+
+
+def _calibration_writes(result: GlobalResult) -> list[TableWrite]:
+    """The live origin's calibrations, replacing every earlier one of the client, when this run
+    fitted any (else the stored ones are today's already): the table holds one calibration per
+    slice, so it does not grow with runs, and the next days' runs read it back."""
+    if all(c.reused for c in result.calibrations):
+        return []
+    rows = pl.concat([pl.from_pandas(calibration_rows(c)) for c in result.calibrations])
+    dated = rows.with_columns(pl.col("date", "window_cutoff", "calibrated_at").cast(pl.Date))
+    return [TableWrite(CALIBRATION_TABLE, dated)]
 
 
 @asset(

@@ -28,6 +28,8 @@ EVALUATION_TABLE = "ml.forecast_evaluation"
 # One row per (forecast table, as_of, origin) written: the origin's input fingerprint, and whether
 # it was fitted or read back from an earlier run (core/forecasting/reuse.py).
 ORIGINS_TABLE = "ml.forecast_origins"
+# The global model's live conformal calibration per slice (core/forecasting/global_model.py).
+CALIBRATION_TABLE = "ml.global_calibration"
 # Items per read of the whole history, for the seasonal scales: about a million rows of M5's 5.3
 # years. At 2,000 a 1,000-item client's evaluation peaked as high as reading everything
 # (docs/benchmarks.md); a read per 500 items costs a query each, a small part of the step.
@@ -194,6 +196,16 @@ def load_categories(warehouse: Warehouse, client_id: str) -> pd.Series:
     if products.empty or "category" not in products.columns:
         return pd.Series(dtype=object)
     return products.drop_duplicates("item_id").set_index("item_id")["category"]
+
+
+def load_calibration(warehouse: Warehouse, client_id: str, fingerprint: str) -> pd.DataFrame | None:
+    """The global model's calibration scores an earlier run stored for ``fingerprint``, or None."""
+    from forecast_assets.core.forecasting.global_model import calibration_scores
+
+    if not warehouse.table_exists(CALIBRATION_TABLE):
+        return None
+    rows = warehouse.read_client(CALIBRATION_TABLE, client_id, "fingerprint = ?", [fingerprint])
+    return calibration_scores(rows.to_pandas()) if rows.height else None
 
 
 def _read_forecasts(

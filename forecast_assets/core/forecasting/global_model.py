@@ -32,6 +32,15 @@ only) and they get sample weight 0, so the model never learns an empty shelf as 
 Quantiles come from mlforecast's conformal intervals (the model's errors on ``conformal_windows``
 holdout windows before the cutoff), then are clipped and sorted like every other model's
 (:func:`~forecast_assets.core.forecasting.frame.finalize_forecast`).
+
+The calibration (a second fit per member, on the data before the first holdout window, which then
+forecasts every window) cost more than the forecast's own fit (on 150 M5 items: 6.8 s against
+2.6 s for ``lightgbm``). Interval widths move slowly, so it is made on a weekly grid
+(:func:`calibration_date`): an origin between two grid days is calibrated on its slice's data up to
+the last grid day, and those errors are the same for every daily run of that week. They are a
+pure function of that data, so a run stores them (``ml.global_calibration``, by the fingerprint
+of the frame they came from) and the next days' runs read them back instead of refitting
+(``calibration_lookup``): a daily refresh fits each member once.
 """
 
 from __future__ import annotations
@@ -75,6 +84,10 @@ SLICE_ITEMS = 3000
 # LightGBM threads per fit (Settings ``GLOBAL_MODEL_N_JOBS``); -1: every core. On 150 M5 items two
 # threads took 0.78 of one thread's time (docs/benchmarks.md).
 N_JOBS = -1
+# Days between conformal calibrations (Settings ``GLOBAL_MODEL_CALIBRATION_DAYS``; 1: at every
+# origin). The grid is counted from CALIBRATION_EPOCH, so every run agrees on it.
+CALIBRATION_DAYS = 7
+CALIBRATION_EPOCH = pd.Timestamp("2000-01-02")
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class GlobalModelConfig:
     history_days: int = 730
     n_jobs: int = N_JOBS
     slice_items: int = SLICE_ITEMS
+    calibration_days: int = CALIBRATION_DAYS
     seed: int = 0
 
 
@@ -105,6 +119,13 @@ class GlobalResult:
     fingerprints: dict[pd.Timestamp, str] = field(default_factory=dict)  # cutoff -> its inputs' hash
     reused: list[pd.Timestamp] = field(default_factory=list)  # backtest cutoffs left to stored rows
     config: GlobalModelConfig | None = None  # what the fits used (on Ray: ray_threads threads)
+    calibration_seconds: float = 0.0  # conformal calibrations computed (their cross-validation fits)
+    calibrations: list[Calibration] = field(default_factory=list)  # the live origin's, per slice
+
+    @property
+    def calibrations_reused(self) -> int:
+        """The live origin's slices whose calibration was read back, not fitted."""
+        return sum(c.reused for c in self.calibrations)
 
 
 def slices_of(items: Sequence[str], categories: pd.Series | None, size: int) -> list[list[str]]:
@@ -119,6 +140,50 @@ def slices_of(items: Sequence[str], categories: pd.Series | None, size: int) -> 
     if size < 1:
         raise ValueError(f"slice size must be at least 1, got {size}")
     return item_slices(items, -(-len(items) // size), categories) if len(items) else []
+
+
+def calibration_date(cutoff: pd.Timestamp, every_days: int = CALIBRATION_DAYS) -> pd.Timestamp:
+    """The last day of the calibration grid on or before ``cutoff``: the day up to which an origin's
+    conformal errors are measured. Every ``every_days`` days from :data:`CALIBRATION_EPOCH`; with
+    ``every_days=1`` the cutoff itself (calibrated at every origin)."""
+    if every_days < 1:
+        raise ValueError(f"calibration every {every_days} days: must be at least 1")
+    cutoff = pd.Timestamp(cutoff)
+    return cutoff - pd.Timedelta(days=(cutoff - CALIBRATION_EPOCH).days % every_days)
+
+
+@dataclass
+class Calibration:
+    """One slice's conformal errors: ``scores`` has unique_id, ds, cutoff (of the holdout window)
+    and one absolute-error column per member of :data:`MODELS`, as mlforecast computes them."""
+
+    calibrated_at: pd.Timestamp  # the last day of the data they were measured on
+    fingerprint: str  # of that data's training frame and the model's specification
+    scores: pd.DataFrame
+    reused: bool = False  # read back from an earlier run, not fitted
+
+
+CALIBRATION_KEYS = ["unique_id", "cutoff", "ds"]
+
+
+def calibration_rows(calibration: Calibration) -> pd.DataFrame:
+    """A calibration as ``ml.global_calibration`` rows: one per member, item, window and day."""
+    names = {"unique_id": "item_id", "ds": "date", "cutoff": "window_cutoff"}
+    scores = calibration.scores.rename(columns=names)
+    long = scores.melt(id_vars=["item_id", "window_cutoff", "date"], value_vars=list(MODELS),
+                       var_name="model", value_name="score")  # fmt: skip
+    return long.assign(calibrated_at=calibration.calibrated_at, fingerprint=calibration.fingerprint)
+
+
+def calibration_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """``ml.global_calibration`` rows of one calibration back as mlforecast's scores frame."""
+    wide = rows.pivot_table(index=["item_id", "window_cutoff", "date"], columns="model", values="score",
+                            aggfunc="first").reset_index()  # fmt: skip
+    wide.columns.name = None
+    scores = wide.rename(columns={"item_id": "unique_id", "date": "ds", "window_cutoff": "cutoff"})
+    for column in ("ds", "cutoff"):
+        scores[column] = pd.to_datetime(scores[column])
+    return scores[[*CALIBRATION_KEYS, *MODELS]]
 
 
 def _lag_transforms() -> dict[int, list]:
@@ -289,37 +354,56 @@ def _lgbm(config: GlobalModelConfig, **objective):
     )
 
 
+def conformity_scores(train: pd.DataFrame, horizon: int, config: GlobalModelConfig) -> pd.DataFrame:
+    """Every member's absolute errors on the last ``conformal_windows`` windows of ``horizon``
+    days of ``train`` (fewer where the shortest item allows fewer; mlforecast's minimum is two),
+    from one fit on the data before the first window: mlforecast's own calibration
+    (``cross_validation(refit=False)``), with the sample weights of the forecast's fit, so the
+    calibrated model learns as the served one does (no stock-out day as zero demand)."""
+    shortest = int(train.groupby("unique_id").size().min())
+    windows = max(2, min(config.conformal_windows, (shortest - MIN_TRAIN) // horizon))
+    coded = _category_codes(train)
+    scores = None
+    for name in MODELS:
+        cv = _forecaster(config, name).cross_validation(
+            coded, n_windows=windows, h=horizon, refit=False, static_features=[STATIC, *ITEM_STATS],
+            dropna=False, weight_col="weight",
+        )  # fmt: skip
+        errors = cv[CALIBRATION_KEYS].assign(**{name: (cv[name] - cv["y"]).abs().to_numpy()})
+        scores = errors if scores is None else scores.merge(errors, on=CALIBRATION_KEYS)
+    assert scores is not None
+    return scores.sort_values(CALIBRATION_KEYS, ignore_index=True)
+
+
 def fit_predict(
     train: pd.DataFrame,
     future: pd.DataFrame,
     horizon: int,
     quantiles: tuple[float, ...],
     config: GlobalModelConfig,
+    scores: pd.DataFrame,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, float, float]:
     """Fit every member of :data:`MODELS` on ``train`` and forecast ``horizon`` days with
-    ``future``'s covariates.
+    ``future``'s covariates, with conformal intervals from ``scores``
+    (:func:`conformity_scores`, of the same items).
 
     Returns member -> (item_id, date, point, quantile columns), feature importance (model,
-    feature, gain), and the fit and predict seconds. Conformal quantiles need
-    ``conformal_windows * horizon`` days after ``MIN_TRAIN`` days; with fewer the windows shrink
-    to what the history allows (mlforecast's minimum is two).
+    feature, gain), and the fit and predict seconds.
     """
     from mlforecast.utils import PredictionIntervals
 
-    shortest = int(train.groupby("unique_id").size().min())
-    windows = max(2, min(config.conformal_windows, (shortest - MIN_TRAIN) // horizon))
+    # mlforecast reads the scores as (window, item, day) blocks, items in its own sorted order.
+    ordered = scores.sort_values(["cutoff", "unique_id", "ds"], ignore_index=True)
+    intervals = PredictionIntervals(n_windows=ordered["cutoff"].nunique(), h=horizon)
     coded = _category_codes(train)
     forecasts, gains, fit_s, predict_s = {}, [], 0.0, 0.0
     for name in MODELS:
         mlf = _forecaster(config, name)
         started = time.perf_counter()
-        mlf.fit(
-            coded,
-            static_features=[STATIC, *ITEM_STATS],
-            dropna=False,
-            weight_col="weight",
-            prediction_intervals=PredictionIntervals(n_windows=windows, h=horizon),
-        )
+        mlf.fit(coded, static_features=[STATIC, *ITEM_STATS], dropna=False, weight_col="weight")
+        # What mlforecast's fit(prediction_intervals=...) keeps, from a calibration made apart.
+        mlf.prediction_intervals = intervals
+        mlf._cs_df = ordered[["unique_id", "ds", "cutoff", name]]
         fitted = time.perf_counter()
         raw = mlf.predict(horizon, X_df=future, level=levels_for(quantiles))
         predict_s += time.perf_counter() - fitted
@@ -346,6 +430,8 @@ class _Job:
     categories: pd.Series | None
     min_history: int
     run_id: str | None
+    # Stored calibration scores by fingerprint, or None; only where the fit runs in this process.
+    calibration_lookup: Callable[[str], pd.DataFrame | None] | None = None
 
 
 @dataclass
@@ -359,35 +445,82 @@ class SliceFit:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     series: int = 0
+    calibration: Calibration | None = None
+    calibration_seconds: float = 0.0
 
 
-Built = tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]  # train, future, excluded items
+@dataclass
+class Built:
+    """One slice's frames at one origin, and the training frame its calibration is measured on."""
+
+    train: pd.DataFrame
+    future: pd.DataFrame
+    excluded: dict[str, str]
+    calibration_train: pd.DataFrame  # ``train`` itself when calibrated at the cutoff
+    calibrated_at: pd.Timestamp
+
+    def fingerprint(self, spec: dict[str, object]) -> str:
+        """Of everything the slice's rows depend on: its frames and its calibration's frame."""
+        from forecast_assets.core.forecasting.reuse import frames_fingerprint
+
+        apart = [self.calibration_train] if self.calibration_train is not self.train else []
+        return frames_fingerprint((self.train, self.future, *apart), spec)
 
 
 def _slice_frames(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, cutoff: pd.Timestamp) -> Built:
-    train, future, _, dropped = training_frames(
-        demand, calendar, cutoff, job.horizon, client_id=job.client_id, events=job.events,
-        categories=job.categories, history_days=job.config.history_days, min_history=job.min_history,
-    )  # fmt: skip
-    return train, future, dropped
+    """The slice's frames at ``cutoff`` and, when that is not a calibration day, at the last one.
+
+    A slice whose items at the calibration day are not its items at the cutoff (one has just
+    reached the history it needs) is calibrated at the cutoff: mlforecast's intervals need an
+    item's own errors.
+    """
+
+    def frames_at(day: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+        train, future, _, dropped = training_frames(
+            demand, calendar, day, job.horizon, client_id=job.client_id, events=job.events,
+            categories=job.categories, history_days=job.config.history_days, min_history=job.min_history,
+        )  # fmt: skip
+        return train, future, dropped
+
+    train, future, dropped = frames_at(cutoff)
+    at = calibration_date(cutoff, job.config.calibration_days)
+    if at < cutoff and not train.empty:
+        earlier = frames_at(at)[0]
+        if set(earlier["unique_id"]) == set(train["unique_id"]):
+            return Built(train, future, dropped, earlier, at)
+    return Built(train, future, dropped, train, cutoff)
+
+
+def _calibration(job: _Job, built: Built) -> tuple[Calibration, float]:
+    """The slice's calibration, read back where an earlier run stored the same one, else fitted."""
+    from forecast_assets.core.forecasting.reuse import frames_fingerprint
+
+    fingerprint = frames_fingerprint((built.calibration_train,), job.spec)
+    stored = job.calibration_lookup(fingerprint) if job.calibration_lookup is not None else None
+    if stored is not None:
+        return Calibration(built.calibrated_at, fingerprint, stored, reused=True), 0.0
+    started = time.perf_counter()
+    scores = conformity_scores(built.calibration_train, job.horizon, job.config)
+    return Calibration(built.calibrated_at, fingerprint, scores), time.perf_counter() - started
 
 
 def _fit_built(job: _Job, built: Built, kind: str, cutoff: pd.Timestamp) -> SliceFit:
     """Every member fitted on one slice's frames; its rows as ``ml.global_forecast`` rows."""
-    from forecast_assets.core.forecasting.reuse import frames_fingerprint
-
-    train, future, dropped = built
-    fingerprint = frames_fingerprint((train, future), job.spec)
-    if train.empty:
+    fingerprint = built.fingerprint(job.spec)
+    if built.train.empty:
         no_gain = pd.DataFrame(columns=["model", "feature", "gain"])
-        return SliceFit(pd.DataFrame(), no_gain, dropped, fingerprint)
-    forecasts, gain, fit_s, predict_s = fit_predict(train, future, job.horizon, job.quantiles, job.config)
+        return SliceFit(pd.DataFrame(), no_gain, built.excluded, fingerprint)
+    calibration, calibration_s = _calibration(job, built)
+    forecasts, gain, fit_s, predict_s = fit_predict(
+        built.train, built.future, job.horizon, job.quantiles, job.config, calibration.scores
+    )
     rows = []
     for name, forecast in forecasts.items():
         finalized = finalize_forecast(forecast, name, job.quantiles, cutoff)
         rows.append(forecast_rows(finalized, job.as_of, kind, cutoff, f"mlforecast/{name}", job.run_id))
-    n_items = train["unique_id"].nunique()
-    return SliceFit(pd.concat(rows, ignore_index=True), gain, dropped, fingerprint, fit_s, predict_s, n_items)
+    n_items = built.train["unique_id"].nunique()
+    return SliceFit(pd.concat(rows, ignore_index=True), gain, built.excluded, fingerprint, fit_s, predict_s,
+                    n_items, calibration, calibration_s)  # fmt: skip
 
 
 def _build_and_fit(
@@ -425,7 +558,8 @@ def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: l
               pending: Pending, address: str) -> Fits:  # fmt: skip
     """Every (origin, slice) fit as a Ray task, all submitted before any is awaited; each slice's
     demand and calendar go to the object store once and serve every origin. A task reserves as
-    many CPUs as its LightGBM threads (:func:`ray_threads`)."""
+    many CPUs as its LightGBM threads (:func:`ray_threads`). A task has no warehouse, so it fits
+    its calibration rather than read a stored one."""
     import ray
 
     from forecast_assets.core.forecasting.distributed import ray_connection
@@ -438,7 +572,7 @@ def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: l
                 f"has that many CPUs (the largest has {largest:g}), so its tasks could never start"
             )
         fit = ray.remote(num_cpus=job.config.n_jobs)(_build_and_fit)
-        shared = ray.put(job)
+        shared = ray.put(replace(job, calibration_lookup=None))
         inputs = [(ray.put(_of_items(demand, i)), ray.put(_of_items(calendar, i))) for i in slices]
         tasks = [  # every origin's reuse is decided (the plan is consumed) before the first wait
             (kind, cutoff, number, fit.remote(shared, slice_demand, slice_calendar, kind, cutoff))
@@ -481,6 +615,7 @@ def forecast_global_from_origins(
     reusable: Callable[[str, pd.Timestamp, str], bool] | None = None,
     log: Callable[[str], None] | None = None,
     ray_address: str = "",
+    calibration_lookup: Callable[[str], pd.DataFrame | None] | None = None,
 ) -> GlobalResult:
     """The global models (every member of :data:`MODELS`) from every ``(kind, cutoff)`` origin,
     as ``ml.global_forecast`` rows.
@@ -500,15 +635,19 @@ def forecast_global_from_origins(
     starts a cluster on this machine for the call) each slice of each origin is fitted by a Ray
     task instead of in this process, with :func:`ray_threads` LightGBM threads: the same pure
     fit, so the rows of a local fit with that many threads.
+
+    Each origin is calibrated on the data up to its :func:`calibration_date`;
+    ``calibration_lookup(fingerprint)`` returns the scores an earlier run stored for that data, or
+    None (then they are fitted). The live origin's calibrations are in ``result.calibrations``.
     """
-    from forecast_assets.core.forecasting.reuse import combine_fingerprints, frames_fingerprint
+    from forecast_assets.core.forecasting.reuse import combine_fingerprints
 
     min_history = max(min_history_days, 2 * horizon + MIN_TRAIN)
     if ray_address:  # the threads are part of the fingerprint: LightGBM's sums may differ with them
         config = replace(config, n_jobs=ray_threads(config.n_jobs))
     job = _Job(pd.Timestamp(as_of), horizon, tuple(quantiles), config,
                global_spec(config, horizon, quantiles, min_history), client_id, events, categories,
-               min_history, run_id)  # fmt: skip
+               min_history, run_id, calibration_lookup)  # fmt: skip
     slices = slices_of(demand["item_id"].unique(), categories, config.slice_items)
     result = GlobalResult(
         rows=pd.DataFrame(), importance=pd.DataFrame(columns=["model", "feature", "gain"]), config=config
@@ -529,9 +668,8 @@ def forecast_global_from_origins(
             # so memory holds one slice's frames at a time.
             keep = len(slices) == 1 and not ray_address
             kept = [_items_frames(job, demand, calendar, slices[0], cutoff)] if keep else []
-            hashes = [frames_fingerprint(built[:2], job.spec) for built in kept] or [
-                frames_fingerprint(_items_frames(job, demand, calendar, items, cutoff)[:2], job.spec)
-                for items in slices
+            hashes = [built.fingerprint(job.spec) for built in kept] or [
+                _items_frames(job, demand, calendar, items, cutoff).fingerprint(job.spec) for items in slices
             ]
             result.fingerprints[cutoff] = combine_fingerprints(hashes)
             if reusable(kind, cutoff, result.fingerprints[cutoff]):
@@ -550,9 +688,12 @@ def forecast_global_from_origins(
         if kind == "forecast":
             result.excluded.update(fit.excluded)
             gains.append(fit.importance)
+            if fit.calibration is not None:
+                result.calibrations.append(fit.calibration)
         parts.append(fit.rows)
         result.fit_seconds += fit.fit_seconds
         result.predict_seconds += fit.predict_seconds
+        result.calibration_seconds += fit.calibration_seconds
         result.series_fit += fit.series
         done += len(slices[number])
         if log is not None and fit.series:
@@ -601,6 +742,7 @@ def config_params(config: GlobalModelConfig) -> dict[str, object]:
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
         "conformal_windows": config.conformal_windows,
+        "calibration_days": config.calibration_days,
         "history_days": config.history_days,
         "slice_items": config.slice_items,
         "n_jobs": config.n_jobs,
@@ -619,6 +761,7 @@ def cost_metrics(result: GlobalResult) -> dict[str, float]:
         return result.series_fit / seconds if seconds > 0 else 0.0
 
     return {
+        "calibration_seconds": result.calibration_seconds,
         "fit_seconds": result.fit_seconds,
         "predict_seconds": result.predict_seconds,
         "fit_series_per_second": per(result.fit_seconds),

@@ -1,0 +1,208 @@
+"""The global model's conformal calibration: made on a weekly grid, stored, and read back by the
+next days' runs instead of refitted, with the same intervals as mlforecast's own calibration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+from dagster import AssetSelection, materialize
+from mlforecast.utils import PredictionIntervals
+
+from forecast_assets.core.forecasting.baselines import levels_for
+from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
+from forecast_assets.core.forecasting.global_model import (
+    ITEM_STATS,
+    MODELS,
+    STATIC,
+    _category_codes,
+    _forecaster,
+    calibration_date,
+    calibration_rows,
+    calibration_scores,
+    conformity_scores,
+    fit_predict,
+    forecast_global_from_origins,
+    training_frames,
+)
+from forecast_assets.definitions import build_assets, build_resource_defs
+from forecast_assets.defs.partitions import clients_partitions
+
+from .backends import sql_rows
+from .conftest import make_instance, make_settings
+from .test_global_model import CATEGORIES, CONFIG, HORIZON, _client
+
+WEEKLY = replace(CONFIG, calibration_days=7)
+ORDER = ["kind", "cutoff", "model", "item_id", "date"]
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "every_days", "expected"),
+    [
+        ("2000-01-02", 7, "2000-01-02"),  # the epoch is a calibration day
+        ("2000-01-08", 7, "2000-01-02"),  # six days on: still that week's
+        ("2000-01-09", 7, "2000-01-09"),  # the next grid day
+        ("2026-12-04", 7, "2026-11-29"),  # a Friday: the Sunday before
+        ("1999-12-31", 7, "1999-12-26"),  # before the epoch, the same grid
+        ("2026-12-04", 1, "2026-12-04"),  # every day: the cutoff itself
+    ],
+)
+def test_an_origin_is_calibrated_on_the_last_grid_day_up_to_its_cutoff(cutoff, every_days, expected):
+    assert calibration_date(pd.Timestamp(cutoff), every_days) == pd.Timestamp(expected)
+
+
+def test_a_calibration_interval_of_less_than_a_day_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        calibration_date(pd.Timestamp("2026-12-04"), 0)
+
+
+def test_intervals_from_a_calibration_made_apart_are_mlforecasts_own():
+    """Calibrating apart (to store it) and attaching it changes nothing: with no stock-out day
+    (where the calibration now learns with the forecast's sample weights) the quantiles are
+    those of mlforecast's fit(prediction_intervals=...)."""
+    demand, calendar = _client()
+    as_of = demand["date"].max()
+    train, future, *_ = training_frames(demand, calendar, as_of, HORIZON, client_id="shop")
+    scores = conformity_scores(train, HORIZON, CONFIG)
+    ours, *_ = fit_predict(train, future, HORIZON, DEFAULT_QUANTILES, CONFIG, scores)
+    for name in MODELS:
+        native = _forecaster(CONFIG, name)
+        native.fit(
+            _category_codes(train), static_features=[STATIC, *ITEM_STATS], dropna=False, weight_col="weight",
+            prediction_intervals=PredictionIntervals(n_windows=CONFIG.conformal_windows, h=HORIZON),
+        )  # fmt: skip
+        raw = native.predict(HORIZON, X_df=future, level=levels_for(DEFAULT_QUANTILES))
+        lows = [c for c in raw.columns if "-lo-" in c]
+        assert lows, "mlforecast must have given intervals"
+        ours_sorted = ours[name].sort_values(["item_id", "date"], ignore_index=True)
+        raw = raw.sort_values(["unique_id", "ds"], ignore_index=True)
+        assert (ours_sorted["point"].to_numpy() == raw[name].to_numpy()).all()
+        assert ours_sorted["q10"].to_numpy() == pytest.approx(raw[f"{name}-lo-80"].to_numpy())
+        assert ours_sorted["q90"].to_numpy() == pytest.approx(raw[f"{name}-hi-80"].to_numpy())
+
+
+class Store:
+    """What ``ml.global_calibration`` does for the asset: rows by fingerprint, read back."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, pd.DataFrame] = {}
+        self.asked: list[str] = []
+
+    def keep(self, result) -> None:
+        self.rows.update({c.fingerprint: calibration_rows(c) for c in result.calibrations})
+
+    def lookup(self, fingerprint: str) -> pd.DataFrame | None:
+        self.asked.append(fingerprint)
+        stored = self.rows.get(fingerprint)
+        return None if stored is None else calibration_scores(stored)
+
+
+def _live(demand, calendar, as_of, config=WEEKLY, store: Store | None = None):
+    return forecast_global_from_origins(
+        demand[demand["date"] <= as_of], calendar, [("forecast", as_of)], as_of, HORIZON, DEFAULT_QUANTILES,
+        config, client_id="shop", categories=CATEGORIES, calibration_lookup=store.lookup if store else None,
+    )  # fmt: skip
+
+
+def _rows(result) -> pd.DataFrame:
+    return result.rows.drop(columns=["as_of", "cutoff"]).sort_values(ORDER[2:], ignore_index=True)
+
+
+@pytest.mark.parametrize("slice_items", [6, 3])
+def test_the_next_days_run_reads_the_weeks_calibration_back_and_forecasts_as_if_it_had_fitted_it(slice_items):
+    demand, calendar = _client()
+    config = replace(WEEKLY, slice_items=slice_items)
+    monday = pd.Timestamp("2025-05-26")  # grid day Sunday 2025-05-25: both runs share it
+    store = Store()
+    first = _live(demand, calendar, monday, config, store)
+    slices = 6 // slice_items
+    assert len(first.calibrations) == slices and first.calibrations_reused == 0
+    assert {c.calibrated_at for c in first.calibrations} == {pd.Timestamp("2025-05-25")}
+    assert first.calibration_seconds > 0
+    store.keep(first)
+
+    tuesday = monday + pd.Timedelta(days=1)
+    reused = _live(demand, calendar, tuesday, config, store)
+    fitted = _live(demand, calendar, tuesday, config)
+    assert reused.calibrations_reused == slices and reused.calibration_seconds == 0
+    assert fitted.calibrations_reused == 0 and fitted.calibration_seconds > 0
+    pd.testing.assert_frame_equal(_rows(reused), _rows(fitted))
+    assert reused.fingerprints == fitted.fingerprints
+
+
+def test_a_restated_day_before_the_calibration_day_is_calibrated_again():
+    demand, calendar = _client()
+    monday = pd.Timestamp("2025-05-26")
+    store = Store()
+    store.keep(_live(demand, calendar, monday, store=store))
+    restated = demand.copy()
+    restated.loc[restated["date"] == pd.Timestamp("2025-05-20"), "units_sold"] += 5
+    again = _live(restated, calendar, monday + pd.Timedelta(days=1), store=store)
+    assert again.calibrations_reused == 0 and again.calibration_seconds > 0
+
+
+def test_a_slice_whose_items_changed_since_the_calibration_day_is_calibrated_at_its_cutoff():
+    """An item that reached the history it needs after the grid day has no errors of its own
+    there: its slice is calibrated at the cutoff (mlforecast needs every item's own errors)."""
+    demand, calendar = _client()
+    monday = pd.Timestamp("2025-05-26")
+    first_day = demand["date"].min()
+    # I5's history starts so that it has exactly the days it needs on Monday, not on Sunday.
+    needed = max(14, 2 * HORIZON + 28)
+    late = demand["item_id"].eq("I5") & (demand["date"] <= monday - pd.Timedelta(days=needed))
+    demand = demand[~late]
+    assert demand.loc[demand["item_id"].eq("I5"), "date"].min() > first_day
+    result = _live(demand, calendar, monday)
+    assert [c.calibrated_at for c in result.calibrations] == [monday]
+    assert result.rows["item_id"].nunique() == 6
+
+
+CALIBRATIONS = (
+    "select calibrated_at, count(distinct fingerprint), count(*) from ml.global_calibration "
+    "where client_id = ? group by 1 order by 1"
+)
+LIVE = (
+    "select model, item_id, date, q10, point, q90 from ml.global_forecast "
+    "where client_id = 'shop_a' and as_of = ? and kind = 'forecast' order by 1, 2, 3"
+)
+
+
+def test_a_daily_run_reads_the_stored_weekly_calibration_and_serves_what_a_refit_would(tmp_path, landing):
+    """Monday's run stores its calibration (made on Sunday's data); Tuesday's reads it back, fits
+    each member once and serves the quantiles a run that refits everything serves. The table holds
+    the client's latest calibration only, so it does not grow with runs."""
+    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2")
+    instance = make_instance(settings.home)
+    instance.add_dynamic_partitions(clients_partitions.name, ["shop_a"])
+    selection = AssetSelection.assets("global_forecast").upstream()
+
+    def run(as_of: str, refit: bool = False) -> dict:
+        config = {"ops": {"global_forecast": {"config": {"as_of": as_of, "refit_backtests": refit}}}}
+        result = materialize(
+            build_assets(), selection=selection, partition_key="shop_a", run_config=config,
+            resources=build_resource_defs(settings), instance=instance,
+        )  # fmt: skip
+        assert result.success
+        return result.asset_materializations_for_node("global_forecast")[0].metadata
+
+    def rows(sql: str, *params: object) -> list[tuple]:
+        return sql_rows(settings.warehouse_url, sql, list(params))
+
+    monday, tuesday = dt.date(2026, 10, 26), dt.date(2026, 10, 27)
+    assert run(monday.isoformat())["calibrations_reused"].value == "0/1"
+    stored = rows(CALIBRATIONS, "shop_a")
+    assert [r[:2] for r in stored] == [(dt.date(2026, 10, 25), 1)] and stored[0][2] > 0
+
+    assert run(tuesday.isoformat())["calibrations_reused"].value == "1/1"
+    assert rows(CALIBRATIONS, "shop_a") == stored, "read back, not written again"
+    served = rows(LIVE, tuesday)
+
+    assert run(tuesday.isoformat(), refit=True)["calibrations_reused"].value == "0/1"
+    refitted = rows(LIVE, tuesday)
+    assert len(served) == len(refitted) > 0
+    for a, b in zip(served, refitted, strict=True):
+        assert a[:3] == b[:3]
+        assert a[3:] == pytest.approx(b[3:], rel=1e-6, abs=1e-9)
+    assert rows(CALIBRATIONS, "shop_a") == stored, "a refit of the same data stores the same calibration"
