@@ -36,12 +36,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import polars as pl
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 CLIENT = "bench"
@@ -53,53 +53,12 @@ def peak_rss_mb() -> float:
 
 
 def generate(n_items: int, days: int, horizon: int, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """ts_demand_daily and covariate_calendar rows for ``n_items`` items (vectorised, seeded)."""
-    rng = np.random.default_rng(seed)
-    end = pd.Timestamp("2026-10-31")
-    dates = pd.date_range(end=end, periods=days, freq="D")
-    cal_dates = pd.date_range(dates[0], end + pd.Timedelta(days=horizon), freq="D")
-    n_cal = len(cal_dates)
-    items = np.array([f"SKU-{i:05d}" for i in range(n_items)])
-    level = rng.lognormal(2.0, 0.8, n_items)[:, None]
-    weekly = 1 + 0.3 * np.sin(2 * np.pi * cal_dates.dayofweek.to_numpy() / 7)[None, :]
-    promo = (rng.random((n_items, n_cal)) < 0.05).astype(float)
-    discount = promo * 0.2
-    list_price = rng.uniform(2, 50, n_items)[:, None]
-    planned = list_price * (1 - discount)
-    mean = level * weekly * (1 + 1.5 * discount)
-    units = rng.poisson(mean[:, :days]).astype(float)
-    stockout = (rng.random((n_items, days)) < 0.01).astype(int)
-    is_weekend = np.tile((cal_dates.dayofweek >= 5).astype(int), (n_items, 1))
-    holiday = np.zeros((n_items, n_cal), dtype=int)
-    holiday[:, cal_dates.dayofyear.isin([1, 185, 359])] = 1
-    demand = pl.DataFrame(
-        {
-            "item_id": np.repeat(items, days),
-            "date": pl.Series(np.tile(dates.values, n_items)).cast(pl.Date),
-            "units_sold": units.ravel(),
-            "price": planned[:, :days].ravel(),
-            "promo_flag": promo[:, :days].astype(int).ravel(),
-            "promo_discount": discount[:, :days].ravel(),
-            "is_stockout": stockout.ravel(),
-        }
-    )
-    calendar = pl.DataFrame(
-        {
-            "item_id": np.repeat(items, n_cal),
-            "date": pl.Series(np.tile(cal_dates.values, n_items)).cast(pl.Date),
-            "iso_weekday": np.tile(cal_dates.dayofweek.to_numpy() + 1, n_items),
-            "is_weekend": is_weekend.ravel(),
-            "month": np.tile(cal_dates.month.to_numpy(), n_items),
-            "is_holiday": holiday.ravel(),
-            "holiday_name": None,
-            "days_to_holiday": np.tile((30 - cal_dates.dayofyear.to_numpy() % 30), n_items),
-            "promo_flag": promo.astype(int).ravel(),
-            "promo_discount": discount.ravel(),
-            "planned_price": planned.ravel(),
-            "is_future": np.tile((cal_dates > end).astype(int), n_items),
-        }
-    )
-    return demand, calendar
+    """ts_demand_daily and covariate_calendar rows for ``n_items`` items (vectorised, seeded): the
+    GPU benchmark's client (``chronos_device.generate``), with dates as the warehouse stores them."""
+    from chronos_device import generate as generate_frames
+
+    demand, calendar = generate_frames(n_items, days, horizon, seed)
+    return tuple(pl.from_pandas(f).with_columns(pl.col("date").cast(pl.Date)) for f in (demand, calendar))
 
 
 def settings_for(home: Path, model_dir: Path, args: argparse.Namespace):
