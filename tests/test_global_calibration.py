@@ -206,3 +206,22 @@ def test_a_daily_run_reads_the_stored_weekly_calibration_and_serves_what_a_refit
         assert a[:3] == b[:3]
         assert a[3:] == pytest.approx(b[3:], rel=1e-6, abs=1e-9)
     assert rows(CALIBRATIONS, "shop_a") == stored, "a refit of the same data stores the same calibration"
+
+
+def test_slices_calibrated_on_the_grid_day_and_at_their_cutoff_are_written_together():
+    """A client whose slices took both paths (one gained an item since the grid day) stores both
+    calibrations in one write, whatever the timestamp units of the two days."""
+    from forecast_assets.core.forecasting.global_model import Calibration, GlobalResult
+    from forecast_assets.defs.forecasting import _calibration_writes
+
+    as_of = pd.Timestamp(dt.date(2026, 10, 27))  # as resolve_as_of builds it
+    one = {"unique_id": ["A"], "ds": [as_of], "cutoff": [as_of]}
+    scores = pd.DataFrame({**one, **{m: [1.0] for m in MODELS}})
+    result = GlobalResult(rows=pd.DataFrame(), importance=pd.DataFrame())
+    result.calibrations = [
+        Calibration(calibration_date(as_of, 7), "grid", scores),
+        Calibration(calibration_date(as_of, 1), "cutoff", scores.assign(unique_id="B")),
+    ]
+    (write,) = _calibration_writes(result, as_of)
+    assert write.frame.height == 2 * len(MODELS)
+    assert sorted(write.frame["calibrated_at"].unique().to_list()) == [dt.date(2026, 10, 25), as_of.date()]

@@ -572,7 +572,7 @@ def global_forecast(
         prints, run_id = result.fingerprints, run.info.run_id
         writes = _reusing_writes(warehouse, client_id, GLOBAL_TABLE, table, plan, origins,
                                  prints, as_of, params, Path(spool), run_id)  # fmt: skip
-        written = warehouse.replace_client_rows(client_id, writes + _calibration_writes(result))
+        written = warehouse.replace_client_rows(client_id, writes + _calibration_writes(result, as_of))
     _log_reuse(context, plan)
     live = rows[rows["kind"] == "forecast"] if not rows.empty else pd.DataFrame()
     forecast_items = set(demand["item_id"]) - set(result.excluded)
@@ -606,15 +606,16 @@ def _calibrations_reused(result: GlobalResult) -> str:
     return f"{result.calibrations_reused}/{len(result.calibrations)}"
 
 
-def _calibration_writes(result: GlobalResult) -> list[TableWrite]:
+def _calibration_writes(result: GlobalResult, as_of: pd.Timestamp) -> list[TableWrite]:
     """The live origin's calibrations, replacing every earlier one of the client, when this run
     fitted any (else the stored ones are today's already): the table holds one calibration per
-    slice, so it does not grow with runs, and the next days' runs read it back."""
+    slice, so it does not grow with runs, and the next days' runs read it back. ``as_of`` (the
+    run that stored them) also gives the table the warehouse's ``(client_id, as_of)`` index."""
     if all(c.reused for c in result.calibrations):
         return []
-    rows = pl.concat([pl.from_pandas(calibration_rows(c)) for c in result.calibrations])
-    dated = rows.with_columns(pl.col("date", "window_cutoff", "calibrated_at").cast(pl.Date))
-    return [TableWrite(CALIBRATION_TABLE, dated)]
+    days = pl.col("date", "window_cutoff", "calibrated_at").cast(pl.Date)  # per slice: units may differ
+    rows = pl.concat([pl.from_pandas(calibration_rows(c)).with_columns(days) for c in result.calibrations])
+    return [TableWrite(CALIBRATION_TABLE, rows.with_columns(as_of=pl.lit(as_of.date())))]
 
 
 @asset(

@@ -34,13 +34,14 @@ holdout windows before the cutoff), then are clipped and sorted like every other
 (:func:`~forecast_assets.core.forecasting.frame.finalize_forecast`).
 
 The calibration (a second fit per member, on the data before the first holdout window, which then
-forecasts every window) cost more than the forecast's own fit (on 150 M5 items: 6.8 s against
-2.6 s for ``lightgbm``). Interval widths move slowly, so it is made on a weekly grid
-(:func:`calibration_date`): an origin between two grid days is calibrated on its slice's data up to
-the last grid day, and those errors are the same for every daily run of that week. They are a
-pure function of that data, so a run stores them (``ml.global_calibration``, by the fingerprint
-of the frame they came from) and the next days' runs read them back instead of refitting
-(``calibration_lookup``): a daily refresh fits each member once.
+forecasts every window) costs more than the forecast's own fit (docs/benchmarks.md). Interval
+widths move slowly, so it is made on a weekly grid (:func:`calibration_date`): an origin between
+two grid days is calibrated on its slice's data up to the last grid day. Those errors are a pure
+function of that data, so a run stores them (``ml.global_calibration``, by the fingerprint of the
+frame they came from) and later runs with the same frame read them back instead of refitting
+(``calibration_lookup``), fitting each member once. The first run after a grid day usually
+calibrates again: its frame at the grid day re-bases the planned price of days now observed
+(``build_frames``), which the grid day's own run could not.
 """
 
 from __future__ import annotations
@@ -488,7 +489,7 @@ def _slice_frames(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, cutof
         earlier = frames_at(at)[0]
         if set(earlier["unique_id"]) == set(train["unique_id"]):
             return Built(train, future, dropped, earlier, at)
-    return Built(train, future, dropped, train, cutoff)
+    return Built(train, future, dropped, train, calibration_date(cutoff, 1))
 
 
 def _calibration(job: _Job, built: Built) -> tuple[Calibration, float]:
