@@ -373,7 +373,7 @@ def conformity_scores(train: pd.DataFrame, horizon: int, config: GlobalModelConf
         errors = cv[CALIBRATION_KEYS].assign(**{name: (cv[name] - cv["y"]).abs().to_numpy()})
         scores = errors if scores is None else scores.merge(errors, on=CALIBRATION_KEYS)
     assert scores is not None
-    return scores.sort_values(CALIBRATION_KEYS, ignore_index=True)
+    return scores
 
 
 def fit_predict(
@@ -459,13 +459,25 @@ class Built:
     excluded: dict[str, str]
     calibration_train: pd.DataFrame  # ``train`` itself when calibrated at the cutoff
     calibrated_at: pd.Timestamp
+    _calibration_print: str | None = field(default=None, repr=False)
+
+    def calibration_fingerprint(self, spec: dict[str, object]) -> str:
+        """Of the calibration's frame: the key its stored scores are found by. Hashed once (it
+        sorts the whole frame), though both the origin's fingerprint and the lookup need it."""
+        from forecast_assets.core.forecasting.reuse import frames_fingerprint
+
+        if self._calibration_print is None:
+            self._calibration_print = frames_fingerprint((self.calibration_train,), spec)
+        return self._calibration_print
 
     def fingerprint(self, spec: dict[str, object]) -> str:
         """Of everything the slice's rows depend on: its frames and its calibration's frame."""
-        from forecast_assets.core.forecasting.reuse import frames_fingerprint
+        from forecast_assets.core.forecasting.reuse import combine_fingerprints, frames_fingerprint
 
-        apart = [self.calibration_train] if self.calibration_train is not self.train else []
-        return frames_fingerprint((self.train, self.future, *apart), spec)
+        own = frames_fingerprint((self.train, self.future), spec)
+        if self.calibration_train is self.train:
+            return own
+        return combine_fingerprints([own, self.calibration_fingerprint(spec)])
 
 
 def _slice_frames(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, cutoff: pd.Timestamp) -> Built:
@@ -494,9 +506,7 @@ def _slice_frames(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, cutof
 
 def _calibration(job: _Job, built: Built) -> tuple[Calibration, float]:
     """The slice's calibration, read back where an earlier run stored the same one, else fitted."""
-    from forecast_assets.core.forecasting.reuse import frames_fingerprint
-
-    fingerprint = frames_fingerprint((built.calibration_train,), job.spec)
+    fingerprint = built.calibration_fingerprint(job.spec)
     stored = job.calibration_lookup(fingerprint) if job.calibration_lookup is not None else None
     if stored is not None:
         return Calibration(built.calibrated_at, fingerprint, stored, reused=True), 0.0
