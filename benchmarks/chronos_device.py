@@ -177,8 +177,11 @@ def subset(frames: Any, items: list[str]) -> Any:
     )
 
 
-def run_bare(pipeline: Any, whole: list[Any], args: argparse.Namespace, batch: int) -> tuple[int, Any]:
-    """``predict_df`` once per origin over every item; the series count and the as_of forecast."""
+def run_bare(
+    pipeline: Any, whole: list[Any], horizon: int, quantiles: Any, batch: int, context: int
+) -> tuple[int, Any]:
+    """``predict_df`` once per origin over every item, with predict_df's defaults otherwise; the
+    series count and the as_of forecast (``forecast_throughput.py``'s bare call too)."""
     series, first = 0, None
     for frames in whole:
         raw = pipeline.predict_df(
@@ -187,10 +190,10 @@ def run_bare(pipeline: Any, whole: list[Any], args: argparse.Namespace, batch: i
             id_column="item_id",
             timestamp_column="date",
             target="target",
-            prediction_length=args.horizon,
-            quantile_levels=list(args.quantiles),
+            prediction_length=horizon,
+            quantile_levels=list(quantiles),
             batch_size=batch,
-            context_length=args.context,
+            context_length=context,
         )
         first = raw if first is None else first
         series += frames.context["item_id"].nunique()
@@ -304,7 +307,8 @@ def measure(
     import torch
 
     warm = inputs.items[: max(32, math.ceil(batch / inputs.rows_per_item))]
-    run_bare(pipeline, [subset(f, warm) for f in inputs.whole], args, batch)
+    model = (args.horizon, args.quantiles, batch, args.context)
+    run_bare(pipeline, [subset(f, warm) for f in inputs.whole], *model)
     run_core(pipeline, inputs, warm, args, batch, spool / "warm")
     outputs: dict[str, Any] = {}
     for r in range(args.repeat):
@@ -314,7 +318,7 @@ def measure(
                 torch.cuda.reset_peak_memory_stats()
             started = time.perf_counter()
             if mode == "bare":
-                series, outputs[mode] = run_bare(pipeline, inputs.whole, args, batch)
+                series, outputs[mode] = run_bare(pipeline, inputs.whole, *model)
             else:
                 outputs[mode] = run_core(pipeline, inputs, inputs.items, args, batch, spool / f"run-{r}")
                 series = outputs[mode].series

@@ -170,21 +170,11 @@ def _time_bare(settings, pipeline) -> tuple[float, int]:
         )
         for cutoff in cutoffs
     ]
+    from chronos_device import run_bare
+
     started = time.perf_counter()
-    series = 0
-    for f in frames:
-        pipeline.predict_df(
-            f.context,
-            future_df=f.future,
-            id_column="item_id",
-            timestamp_column="date",
-            target="target",
-            prediction_length=settings.horizon,
-            quantile_levels=list(settings.quantiles),
-            batch_size=settings.chronos_batch_size,
-            context_length=settings.chronos_context_length,
-        )
-        series += f.context["item_id"].nunique()
+    series, _ = run_bare(pipeline, frames, settings.horizon, settings.quantiles,
+                         settings.chronos_batch_size, settings.chronos_context_length)  # fmt: skip
     return time.perf_counter() - started, series
 
 
