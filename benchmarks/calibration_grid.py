@@ -8,9 +8,9 @@ For the first M5 client's top ``--items`` items and each of ``--days`` consecuti
 ending at ``--last`` (default 2016-04-24, a grid day), it fits the global model
 (``forecast_global_from_origins``, one origin, horizon 28) twice: calibrated at the origin itself
 (``calibration_days=1``, as before) and on the weekly grid (``calibration_days=7``: the errors
-measured on the data up to the last grid day, read back from the day before's run where it
-stored them, as the asset does). The point forecasts are the same; the quantiles differ by the
-days between the grid day and the origin.
+measured on the data up to the last grid day before the origin, read back from the day before's
+run where it stored them, as the asset does). The point forecasts are the same; the quantiles
+differ by the days between the grid day and the origin (one to seven).
 It prints, per origin and over all of them, the weighted quantile loss (fev's WQL), the scaled
 quantile loss and the 80% interval's coverage of both, scored against M5's actuals, and the
 step's seconds each way. The grid's run reads back whatever an earlier origin's run of the same

@@ -17,6 +17,7 @@ from forecast_assets.core.forecasting.global_model import (
     ITEM_STATS,
     MODELS,
     STATIC,
+    Calibration,
     _category_codes,
     _forecaster,
     calibration_date,
@@ -41,15 +42,18 @@ ORDER = ["kind", "cutoff", "model", "item_id", "date"]
 @pytest.mark.parametrize(
     ("cutoff", "every_days", "expected"),
     [
-        ("2000-01-02", 7, "2000-01-02"),  # the epoch is a calibration day
-        ("2000-01-08", 7, "2000-01-02"),  # six days on: still that week's
-        ("2000-01-09", 7, "2000-01-09"),  # the next grid day
+        ("2000-01-03", 7, "2000-01-02"),  # the day after the epoch, a grid day
+        ("2000-01-09", 7, "2000-01-02"),  # the next grid day still reads the week before's
+        ("2000-01-10", 7, "2000-01-09"),  # the day after it moves on
         ("2026-12-04", 7, "2026-11-29"),  # a Friday: the Sunday before
+        ("2026-12-06", 7, "2026-11-29"),  # a Sunday: the Sunday a week before
         ("1999-12-31", 7, "1999-12-26"),  # before the epoch, the same grid
+        ("2026-12-04", 2, "2026-12-03"),  # a two-day grid
+        ("2026-12-05", 2, "2026-12-03"),
         ("2026-12-04", 1, "2026-12-04"),  # every day: the cutoff itself
     ],
 )
-def test_an_origin_is_calibrated_on_the_last_grid_day_up_to_its_cutoff(cutoff, every_days, expected):
+def test_an_origin_is_calibrated_on_the_last_grid_day_before_its_cutoff(cutoff, every_days, expected):
     assert calibration_date(pd.Timestamp(cutoff), every_days) == pd.Timestamp(expected)
 
 
@@ -81,6 +85,41 @@ def test_intervals_from_a_calibration_made_apart_are_mlforecasts_own():
         assert (ours_sorted["point"].to_numpy() == raw[name].to_numpy()).all()
         assert ours_sorted["q10"].to_numpy() == pytest.approx(raw[f"{name}-lo-80"].to_numpy())
         assert ours_sorted["q90"].to_numpy() == pytest.approx(raw[f"{name}-hi-80"].to_numpy())
+
+
+def _stored_rows() -> pd.DataFrame:
+    """Two items' stored rows: two windows of two days, every member."""
+    days = {"window_cutoff": pd.to_datetime(["2026-10-04"] * 2 + ["2026-10-11"] * 2),
+            "date": pd.to_datetime(["2026-10-05", "2026-10-06", "2026-10-12", "2026-10-13"])}  # fmt: skip
+    scores = pd.concat([pd.DataFrame({"unique_id": item, **days}) for item in ("A", "B")], ignore_index=True)
+    scores = scores.rename(columns={"window_cutoff": "cutoff", "date": "ds"})
+    scores = scores.assign(**{m: float(i + 1) for i, m in enumerate(MODELS)})
+    calibration = Calibration(pd.Timestamp("2026-10-25"), "fp1", scores)
+    return calibration_rows(calibration)
+
+
+def test_stored_calibration_rows_read_back_as_the_scores_they_were():
+    rows = _stored_rows()
+    scores = calibration_scores(rows.sample(frac=1, random_state=0))
+    assert list(scores.columns) == ["unique_id", "cutoff", "ds", *MODELS]
+    assert len(scores) == 8 and (scores[list(MODELS)[1]] == 2.0).all()
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda r: pd.concat([r, r.iloc[:1]]), "stored twice"),
+        (lambda r: r[r["model"] != next(iter(MODELS))], "members"),
+        (lambda r: r.assign(score=r["score"].where(r.index != 3)), "score is missing"),
+        (lambda r: r[(r["item_id"] != "B") | (r["date"] != r["date"].max())], "lacks some"),
+        (lambda r: r.iloc[:0], "members"),
+    ],
+)
+def test_damaged_stored_calibration_rows_are_an_error_naming_the_fingerprint(damage, problem):
+    """mlforecast would reshape wrong scores without a word; a damaged store must not reach it."""
+    with pytest.raises(ValueError, match=problem) as raised:
+        calibration_scores(damage(_stored_rows()))
+    assert "fingerprint" in str(raised.value)
 
 
 class Store:
@@ -130,6 +169,26 @@ def test_the_next_days_run_reads_the_weeks_calibration_back_and_forecasts_as_if_
     assert fitted.calibrations_reused == 0 and fitted.calibration_seconds > 0
     pd.testing.assert_frame_equal(_rows(reused), _rows(fitted))
     assert reused.fingerprints == fitted.fingerprints
+
+
+def test_a_daily_schedule_calibrates_once_a_week():
+    """Eight daily runs, Monday to Monday, each with the calendar as delivered that day (days after
+    ``as_of`` are future) and a plan whose list price is not the price sold at, so a day's frame
+    seen from a later day (planned price re-based) differs from the one that day's run built.
+    Monday calibrates on Sunday's data; Tuesday to Sunday read it back (Sunday, a grid day, reads
+    the week before's); the next Monday makes the next week's."""
+    demand, calendar = _client()
+    calendar["planned_price"] = 2.5 * (1 - calendar["promo_discount"])
+    store = Store()
+    reused, calibrated_at = [], []
+    for day in pd.date_range("2025-05-26", periods=8):
+        delivered = calendar.assign(is_future=(calendar["date"] > day).astype(int))
+        result = _live(demand, delivered, day, store=store)
+        reused.append(result.calibrations_reused)
+        calibrated_at.append(result.calibrations[0].calibrated_at.date())
+        store.keep(result)
+    assert reused == [0, 1, 1, 1, 1, 1, 1, 0]
+    assert calibrated_at == [dt.date(2025, 5, 25)] * 7 + [dt.date(2025, 6, 1)]
 
 
 def test_a_restated_day_before_the_calibration_day_is_calibrated_again():

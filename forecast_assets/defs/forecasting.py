@@ -9,7 +9,6 @@ client and ``as_of``; history of other origins accumulates.
 import hashlib
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -69,10 +68,10 @@ from forecast_assets.defs.inputs import (
     MODEL_TABLES,
     ORIGINS_TABLE,
     ForecastRunConfig,
+    calibration_lookup,
     client_items,
     date_bounds,
     load_calendar,
-    load_calibration,
     load_categories,
     load_demand,
     load_events,
@@ -551,7 +550,7 @@ def global_forecast(
 
         calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
         model = _global_config(params)
-        calibrations = partial(load_calibration, warehouse, client_id)  # a refit fits them too
+        calibrations = None if config.refit_backtests else calibration_lookup(warehouse, client_id)
         result = forecast_global_from_origins(
             demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
             client_id=client_id, events=load_events(warehouse, client_id),
@@ -559,7 +558,7 @@ def global_forecast(
             min_history_days=params.min_history_days, run_id=run.info.run_id, log=context.log.info,
             reusable=reusable if stored and not config.refit_backtests else None,  # else: fit all
             ray_address=params.ray_address,
-            calibration_lookup=None if config.refit_backtests else calibrations,
+            calibration_lookup=calibrations,  # None: a refit fits the calibrations too
         )  # fmt: skip
         plan = plan_origins(origins, result.fingerprints, stored, reuse=not config.refit_backtests)
         engine = {"engine": "ray" if params.ray_address else "local", "origins": len(origins)}

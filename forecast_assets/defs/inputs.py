@@ -5,7 +5,7 @@ The readers live here, not in the asset module that writes the table, so no stag
 imports another's (tests/test_architecture.py holds that line).
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 import polars as pl
@@ -198,14 +198,30 @@ def load_categories(warehouse: Warehouse, client_id: str) -> pd.Series:
     return products.drop_duplicates("item_id").set_index("item_id")["category"]
 
 
-def load_calibration(warehouse: Warehouse, client_id: str, fingerprint: str) -> pd.DataFrame | None:
-    """The global model's calibration scores an earlier run stored for ``fingerprint``, or None."""
+def calibration_lookup(warehouse: Warehouse, client_id: str) -> Callable[[str], pd.DataFrame | None]:
+    """The global model's ``calibration_lookup`` for one step: the scores an earlier run stored
+    for a fingerprint, or None.
+
+    The client's stored fingerprints are read once, here, so the origins and slices that have none
+    stored (every backtest, and every slice on a calibrating day) cost no query; a hit reads its
+    own rows.
+    """
     from forecast_assets.core.forecasting.global_model import calibration_scores
 
     if not warehouse.table_exists(CALIBRATION_TABLE):
-        return None
-    rows = warehouse.read_client(CALIBRATION_TABLE, client_id, "fingerprint = ?", [fingerprint])
-    return calibration_scores(rows.to_pandas()) if rows.height else None
+        return lambda fingerprint: None
+    stored = warehouse.query(
+        f"select distinct fingerprint from {CALIBRATION_TABLE} where client_id = ?", [client_id]
+    )
+    known = set(stored["fingerprint"].to_list())
+
+    def lookup(fingerprint: str) -> pd.DataFrame | None:
+        if fingerprint not in known:
+            return None
+        rows = warehouse.read_client(CALIBRATION_TABLE, client_id, "fingerprint = ?", [fingerprint])
+        return calibration_scores(rows.to_pandas())
+
+    return lookup
 
 
 def _read_forecasts(

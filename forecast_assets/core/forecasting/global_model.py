@@ -35,13 +35,12 @@ holdout windows before the cutoff), then are clipped and sorted like every other
 
 The calibration (a second fit per member, on the data before the first holdout window, which then
 forecasts every window) costs more than the forecast's own fit (docs/benchmarks.md). Interval
-widths move slowly, so it is made on a weekly grid (:func:`calibration_date`): an origin between
-two grid days is calibrated on its slice's data up to the last grid day. Those errors are a pure
-function of that data, so a run stores them (``ml.global_calibration``, by the fingerprint of the
-frame they came from) and later runs with the same frame read them back instead of refitting
-(``calibration_lookup``), fitting each member once. The first run after a grid day usually
-calibrates again: its frame at the grid day re-bases the planned price of days now observed
-(``build_frames``), which the grid day's own run could not.
+widths move slowly, so it is made on a weekly grid (:func:`calibration_date`): an origin is
+calibrated on its slice's data up to the last grid day before it. Those errors are a pure function
+of that data, so a run stores them (``ml.global_calibration``, by the fingerprint of the frame
+they came from) and later runs with the same frame read them back instead of refitting
+(``calibration_lookup``), fitting each member once: in a daily schedule, one run a week
+calibrates (the day after a grid day).
 """
 
 from __future__ import annotations
@@ -144,13 +143,22 @@ def slices_of(items: Sequence[str], categories: pd.Series | None, size: int) -> 
 
 
 def calibration_date(cutoff: pd.Timestamp, every_days: int = CALIBRATION_DAYS) -> pd.Timestamp:
-    """The last day of the calibration grid on or before ``cutoff``: the day up to which an origin's
-    conformal errors are measured. Every ``every_days`` days from :data:`CALIBRATION_EPOCH`; with
-    ``every_days=1`` the cutoff itself (calibrated at every origin)."""
+    """The day up to which an origin's conformal errors are measured: the last day of the grid
+    (every ``every_days`` days from :data:`CALIBRATION_EPOCH`) strictly before ``cutoff``; with
+    ``every_days=1`` the cutoff itself (calibrated at every origin).
+
+    Why strictly before: a run only stores a calibration that the week's later runs can find, and
+    they see a grid day as past (``build_frames`` re-bases planned prices of days observed after
+    a cutoff), which the grid day's own run cannot. So the grid day's run reads the previous
+    week's calibration and the next day's run makes the one the rest of the week reads back:
+    one calibration a week, from data one to seven days old.
+    """
     if every_days < 1:
         raise ValueError(f"calibration every {every_days} days: must be at least 1")
     cutoff = pd.Timestamp(cutoff)
-    return cutoff - pd.Timedelta(days=(cutoff - CALIBRATION_EPOCH).days % every_days)
+    if every_days == 1:
+        return cutoff
+    return cutoff - pd.Timedelta(days=(cutoff - CALIBRATION_EPOCH).days % every_days or every_days)
 
 
 @dataclass
@@ -177,9 +185,28 @@ def calibration_rows(calibration: Calibration) -> pd.DataFrame:
 
 
 def calibration_scores(rows: pd.DataFrame) -> pd.DataFrame:
-    """``ml.global_calibration`` rows of one calibration back as mlforecast's scores frame."""
-    wide = rows.pivot_table(index=["item_id", "window_cutoff", "date"], columns="model", values="score",
-                            aggfunc="first").reset_index()  # fmt: skip
+    """``ml.global_calibration`` rows of one calibration back as mlforecast's scores frame.
+
+    Strict, because mlforecast reshapes the scores by item without checking them: a key stored
+    twice, a member or a score missing, or an item without every window's days is an error that
+    names the fingerprint, not intervals quietly built from the wrong errors.
+    """
+    fingerprint = rows["fingerprint"].iloc[0] if len(rows) else "?"
+    problem = ""
+    keys = ["item_id", "window_cutoff", "date"]
+    if rows.duplicated([*keys, "model"]).any():
+        problem = "a score is stored twice"
+    elif set(rows["model"]) != set(MODELS):
+        problem = f"members {sorted(set(rows['model']))}, expected {sorted(MODELS)}"
+    else:
+        wide = rows.pivot(index=keys, columns="model", values="score").reset_index()
+        days = rows[["window_cutoff", "date"]].drop_duplicates()
+        if wide[list(MODELS)].isna().any().any():
+            problem = "a score is missing"
+        elif len(wide) != rows["item_id"].nunique() * len(days):
+            problem = "an item lacks some of the windows' days"
+    if problem:
+        raise ValueError(f"{len(rows)} stored calibration rows of fingerprint {fingerprint}: {problem}")
     wide.columns.name = None
     scores = wide.rename(columns={"item_id": "unique_id", "date": "ds", "window_cutoff": "cutoff"})
     for column in ("ds", "cutoff"):
@@ -481,7 +508,7 @@ class Built:
 
 
 def _slice_frames(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, cutoff: pd.Timestamp) -> Built:
-    """The slice's frames at ``cutoff`` and, when that is not a calibration day, at the last one.
+    """The slice's frames at ``cutoff`` and at its calibration day (:func:`calibration_date`).
 
     A slice whose items at the calibration day are not its items at the cutoff (one has just
     reached the history it needs) is calibrated at the cutoff: mlforecast's intervals need an
