@@ -149,8 +149,9 @@ class Settings:
     # Items per LightGBM fit: a client with more is fitted in slices of related items (same
     # category together), so memory is bounded by a slice and cost grows linearly with items.
     global_model_slice_items: int = _setting(GLOBAL_SLICE_ITEMS, "GLOBAL_MODEL_SLICE_ITEMS", _int)
-    # Days between conformal calibrations (on a fixed grid): the days between reuse the grid day's,
-    # stored in ml.global_calibration, so a daily refresh fits each member once. 1: every origin.
+    # Days between conformal calibrations (on a fixed grid): an origin uses the last grid day's
+    # before it, stored in ml.global_calibration, so a daily refresh fits each member once and one
+    # run a week calibrates. 1: every origin, at the origin.
     global_model_calibration_days: int = _setting(
         GLOBAL_CALIBRATION_DAYS, "GLOBAL_MODEL_CALIBRATION_DAYS", _int
     )

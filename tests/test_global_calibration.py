@@ -87,22 +87,24 @@ def test_intervals_from_a_calibration_made_apart_are_mlforecasts_own():
         assert ours_sorted["q90"].to_numpy() == pytest.approx(raw[f"{name}-hi-80"].to_numpy())
 
 
-def _stored_rows() -> pd.DataFrame:
-    """Two items' stored rows: two windows of two days, every member."""
-    days = {"window_cutoff": pd.to_datetime(["2026-10-04"] * 2 + ["2026-10-11"] * 2),
-            "date": pd.to_datetime(["2026-10-05", "2026-10-06", "2026-10-12", "2026-10-13"])}  # fmt: skip
+def _stored() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two items' scores (two windows of two days, every member) and their stored rows."""
+    days = {"cutoff": pd.to_datetime(["2026-10-04"] * 2 + ["2026-10-11"] * 2),
+            "ds": pd.to_datetime(["2026-10-05", "2026-10-06", "2026-10-12", "2026-10-13"])}  # fmt: skip
     scores = pd.concat([pd.DataFrame({"unique_id": item, **days}) for item in ("A", "B")], ignore_index=True)
-    scores = scores.rename(columns={"window_cutoff": "cutoff", "date": "ds"})
-    scores = scores.assign(**{m: float(i + 1) for i, m in enumerate(MODELS)})
-    calibration = Calibration(pd.Timestamp("2026-10-25"), "fp1", scores)
-    return calibration_rows(calibration)
+    scores = scores.assign(**{m: scores.index * 10.0 + i for i, m in enumerate(MODELS)})
+    return scores, calibration_rows(Calibration(pd.Timestamp("2026-10-25"), "fp1", scores))
+
+
+def _stored_rows() -> pd.DataFrame:
+    return _stored()[1]
 
 
 def test_stored_calibration_rows_read_back_as_the_scores_they_were():
-    rows = _stored_rows()
-    scores = calibration_scores(rows.sample(frac=1, random_state=0))
-    assert list(scores.columns) == ["unique_id", "cutoff", "ds", *MODELS]
-    assert len(scores) == 8 and (scores[list(MODELS)[1]] == 2.0).all()
+    scores, rows = _stored()
+    back = calibration_scores(rows.sample(frac=1, random_state=0))
+    back = back.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+    pd.testing.assert_frame_equal(back, scores[back.columns], check_dtype=False)
 
 
 @pytest.mark.parametrize(
@@ -120,6 +122,37 @@ def test_damaged_stored_calibration_rows_are_an_error_naming_the_fingerprint(dam
     with pytest.raises(ValueError, match=problem) as raised:
         calibration_scores(damage(_stored_rows()))
     assert "fingerprint" in str(raised.value)
+
+
+def test_the_step_reads_a_stored_calibration_back_and_takes_vanished_or_damaged_rows_as_none(warehouse):
+    """What ``global_forecast`` reads: its own client's rows by fingerprint; rows another run has
+    replaced since the step began, or that fail the checks (with a warning), mean calibrating
+    again, not a failed run."""
+    from forecast_assets.core.forecasting.global_model import GlobalResult
+    from forecast_assets.defs.forecasting import _calibration_writes
+    from forecast_assets.defs.inputs import calibration_lookup
+
+    scores, _ = _stored()
+    as_of = pd.Timestamp("2026-10-27")
+
+    def store(client: str, fingerprint: str, frame: pd.DataFrame) -> None:
+        result = GlobalResult(rows=pd.DataFrame(), importance=pd.DataFrame())
+        result.calibrations = [Calibration(pd.Timestamp("2026-10-25"), fingerprint, frame)]
+        warehouse.replace_client_rows(client, _calibration_writes(result, as_of))
+
+    assert calibration_lookup(warehouse, "shop")("fp1") is None  # no table yet
+    store("shop", "fp1", scores)
+    warned: list[str] = []
+    lookup = calibration_lookup(warehouse, "shop", warned.append)
+    back = lookup("fp1").sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+    pd.testing.assert_frame_equal(back, scores[back.columns], check_dtype=False)
+    assert lookup("fp2") is None
+    assert calibration_lookup(warehouse, "other_shop")("fp1") is None, "another client's rows are not read"
+
+    store("shop", "fp1", pd.concat([scores, scores]))  # damaged: every score twice
+    assert lookup("fp1") is None and len(warned) == 1 and "stored twice" in warned[0]
+    store("shop", "fp3", scores)  # another run replaced the client's calibration
+    assert lookup("fp1") is None and len(warned) == 1
 
 
 class Store:

@@ -550,7 +550,9 @@ def global_forecast(
 
         calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
         model = _global_config(params)
-        calibrations = None if config.refit_backtests else calibration_lookup(warehouse, client_id)
+        calibrations = (
+            None if config.refit_backtests else calibration_lookup(warehouse, client_id, context.log.warning)
+        )
         result = forecast_global_from_origins(
             demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
             client_id=client_id, events=load_events(warehouse, client_id),

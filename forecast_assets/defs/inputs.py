@@ -11,6 +11,7 @@ import pandas as pd
 import polars as pl
 from dagster import Config
 
+from forecast_assets.core.clients import validate_client_key
 from forecast_assets.core.evaluation.metrics import seasonal_scales
 from forecast_assets.core.forecasting.chronos_model import item_chunks
 from forecast_assets.core.forecasting.reuse import StoredOrigin
@@ -198,16 +199,20 @@ def load_categories(warehouse: Warehouse, client_id: str) -> pd.Series:
     return products.drop_duplicates("item_id").set_index("item_id")["category"]
 
 
-def calibration_lookup(warehouse: Warehouse, client_id: str) -> Callable[[str], pd.DataFrame | None]:
+def calibration_lookup(
+    warehouse: Warehouse, client_id: str, warn: Callable[[str], None] | None = None
+) -> Callable[[str], pd.DataFrame | None]:
     """The global model's ``calibration_lookup`` for one step: the scores an earlier run stored
-    for a fingerprint, or None.
+    for a fingerprint, or None (then the slice is calibrated again).
 
     The client's stored fingerprints are read once, here, so the origins and slices that have none
     stored (every backtest, and every slice on a calibrating day) cost no query; a hit reads its
-    own rows.
+    own rows. Rows gone since (another run of the client replaced them) or damaged (``warn`` is
+    told why) count as none stored: the run calibrates again and its write replaces them.
     """
     from forecast_assets.core.forecasting.global_model import calibration_scores
 
+    validate_client_key(client_id)
     if not warehouse.table_exists(CALIBRATION_TABLE):
         return lambda fingerprint: None
     stored = warehouse.query(
@@ -219,7 +224,14 @@ def calibration_lookup(warehouse: Warehouse, client_id: str) -> Callable[[str], 
         if fingerprint not in known:
             return None
         rows = warehouse.read_client(CALIBRATION_TABLE, client_id, "fingerprint = ?", [fingerprint])
-        return calibration_scores(rows.to_pandas())
+        if not rows.height:
+            return None
+        try:
+            return calibration_scores(rows.to_pandas())
+        except ValueError as damaged:
+            if warn is not None:
+                warn(f"{CALIBRATION_TABLE}: {damaged}; calibrating again")
+            return None
 
     return lookup
 
