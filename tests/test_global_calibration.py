@@ -96,10 +96,6 @@ def _stored() -> tuple[pd.DataFrame, pd.DataFrame]:
     return scores, calibration_rows(Calibration(pd.Timestamp("2026-10-25"), "fp1", scores))
 
 
-def _stored_rows() -> pd.DataFrame:
-    return _stored()[1]
-
-
 def test_stored_calibration_rows_read_back_as_the_scores_they_were():
     scores, rows = _stored()
     back = calibration_scores(rows.sample(frac=1, random_state=0))
@@ -120,7 +116,7 @@ def test_stored_calibration_rows_read_back_as_the_scores_they_were():
 def test_damaged_stored_calibration_rows_are_an_error_naming_the_fingerprint(damage, problem):
     """mlforecast would reshape wrong scores without a word; a damaged store must not reach it."""
     with pytest.raises(ValueError, match=problem) as raised:
-        calibration_scores(damage(_stored_rows()))
+        calibration_scores(damage(_stored()[1]))
     assert "fingerprint" in str(raised.value)
 
 
