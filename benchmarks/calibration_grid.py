@@ -1,16 +1,19 @@
-"""The global model's conformal calibration on a weekly grid against one at every origin, on M5.
+"""The global model trained and calibrated on a weekly grid against both at every origin, on M5.
 
 Run on purpose (never in the test suite):
 
-    nice .venv/bin/python benchmarks/calibration_grid.py [--items 150] [--days 7]
+    nice .venv/bin/python benchmarks/calibration_grid.py [--items 150] [--days 7] [--training grid]
 
 For the first M5 client's top ``--items`` items and each of ``--days`` consecutive daily origins
 ending at ``--last`` (default 2016-04-24, a grid day), it fits the global model
-(``forecast_global_from_origins``, one origin, horizon 28) twice: calibrated at the origin itself
-(``calibration_days=1``, as before) and on the weekly grid (``calibration_days=7``: the errors
-measured on the data up to the last grid day before the origin, read back from the day before's
-run where it stored them, as the asset does). The point forecasts are the same; the quantiles
-differ by the days between the grid day and the origin (one to seven).
+(``forecast_global_from_origins``, one origin, horizon 28) twice: trained and calibrated at the
+origin itself (``calibration_days=1``) and on the weekly grid (``calibration_days=7``: the errors measured on
+the data up to the last grid day before the origin, read back from the day before's run where it
+stored them, as the asset does). With ``--training origin`` (the default, as the asset's) the
+members are trained at the origin either way, so the points are the same and the quantiles differ
+by the days between the grid day and the origin (one to seven); with ``--training grid`` the
+members are trained on the grid day's data too and read back with the errors (the features are
+built from the data up to the origin either way), so the points differ as well.
 It prints, per origin and over all of them, the weighted quantile loss (fev's WQL), the scaled
 quantile loss and the 80% interval's coverage of both, scored against M5's actuals, and the
 step's seconds each way. The grid's run reads back whatever an earlier origin's run of the same
@@ -51,37 +54,46 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=150)
     parser.add_argument("--days", type=int, default=7, help="daily origins ending at --last")
     parser.add_argument("--last", type=pd.Timestamp, default=LAST, help="last origin (default 2016-04-24)")
+    parser.add_argument("--training", choices=["origin", "grid"], default="origin",
+                        help="where the grid's members train (GLOBAL_MODEL_TRAINING)")  # fmt: skip
     args = parser.parse_args()
     from model_cost import frames
 
     from forecast_assets.core.evaluation.metrics import score_forecasts, seasonal_scales
     from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
     from forecast_assets.core.forecasting.global_model import (
+        Calibration,
         GlobalModelConfig,
         calibration_date,
         calibration_rows,
         calibration_scores,
         forecast_global_from_origins,
+        member_rows,
+        stored_members,
     )
 
     sales, calendar, events, categories = frames(args.items)
     truth = actuals(args.items)
-    stored: dict[str, pd.DataFrame] = {}
+    stored: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}  # what ml.global_calibration/_members hold
 
-    def lookup(fingerprint: str) -> pd.DataFrame | None:
-        rows = stored.get(fingerprint)
-        return None if rows is None else calibration_scores(rows)
+    def lookup(fingerprint: str) -> Calibration | None:
+        if fingerprint not in stored:
+            return None
+        scores, members = stored[fingerprint]
+        at = scores["calibrated_at"].iloc[0]
+        return Calibration(at, fingerprint, calibration_scores(scores), True, stored_members(members))
 
     def fit(cutoff: pd.Timestamp, every: int):
         demand = sales[sales["date"] <= cutoff]
         started = time.perf_counter()
         result = forecast_global_from_origins(
             demand, calendar, [("forecast", cutoff)], cutoff, HORIZON, DEFAULT_QUANTILES,
-            replace(GlobalModelConfig(), calibration_days=every), client_id="m5", events=events,
-            categories=categories, calibration_lookup=lookup if every > 1 else None,
+            replace(GlobalModelConfig(), calibration_days=every, training=args.training), client_id="m5",
+            events=events, categories=categories, calibration_lookup=lookup if every > 1 else None,
         )  # fmt: skip
         seconds = time.perf_counter() - started
-        stored.update({c.fingerprint: calibration_rows(c) for c in result.calibrations if every > 1})
+        if every > 1:
+            stored.update({c.fingerprint: (calibration_rows(c), member_rows(c)) for c in result.calibrations})
         rows = result.rows.assign(date=lambda f: pd.to_datetime(f["date"]))
         scored = rows.merge(truth, on=["item_id", "date"])
         scales = seasonal_scales(demand, [cutoff]).set_index("item_id")["scale"]
@@ -98,7 +110,7 @@ def main() -> None:
                     (cutoff.date(), calibration_date(cutoff, every).date(), every, row["model"], row["wql"],
                      row["sql"], row["coverage_80"], row["wape"], seconds, reused)
                 )  # fmt: skip
-    print(f"{args.items} M5 items, horizon {HORIZON}\n")
+    print(f"{args.items} M5 items, horizon {HORIZON}, training at the {args.training}\n")
     print(
         "| origin | calibrated on | every (days) | model | WQL | SQL | coverage 80 | WAPE | step s | reused |"
     )

@@ -25,6 +25,8 @@ from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
 from forecast_assets.core.forecasting.global_model import CALIBRATION_DAYS as GLOBAL_CALIBRATION_DAYS
 from forecast_assets.core.forecasting.global_model import N_JOBS as GLOBAL_N_JOBS
 from forecast_assets.core.forecasting.global_model import SLICE_ITEMS as GLOBAL_SLICE_ITEMS
+from forecast_assets.core.forecasting.global_model import TRAINING as GLOBAL_TRAINING
+from forecast_assets.core.forecasting.global_model import TRAININGS as GLOBAL_TRAININGS
 from forecast_assets.urls import duckdb_file, sqlalchemy_url, warehouse_backend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +157,9 @@ class Settings:
     global_model_calibration_days: int = _setting(
         GLOBAL_CALIBRATION_DAYS, "GLOBAL_MODEL_CALIBRATION_DAYS", _int
     )
+    # Where the members are trained: at each origin, or on the calibration's grid day ("grid":
+    # stored in ml.global_members, so the week's later runs train nothing; a little less accurate).
+    global_model_training: str = _setting(GLOBAL_TRAINING, "GLOBAL_MODEL_TRAINING", _lower)
     ensemble_members: tuple[str, ...] = _setting(
         ("auto_ets", "auto_theta", "lightgbm", "lightgbm_log", "chronos-2"), "ENSEMBLE_MEMBERS", _names
     )
@@ -257,6 +262,11 @@ class Settings:
         if self.champion_metric not in {"mae", "rmse", "wape", "mape", "smape", "mase", "wql", "sql"}:
             raise ValueError(
                 f"CHAMPION_METRIC must be a lower-is-better metric, got {self.champion_metric!r}"
+            )
+        if self.global_model_training not in GLOBAL_TRAININGS:
+            raise ValueError(
+                f"GLOBAL_MODEL_TRAINING must be one of {', '.join(GLOBAL_TRAININGS)}, "
+                f"got {self.global_model_training!r}"
             )
         if self.champion_scope not in {"client", "item"}:
             raise ValueError(f"CHAMPION_SCOPE must be client or item, got {self.champion_scope!r}")

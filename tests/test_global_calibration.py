@@ -1,5 +1,6 @@
-"""The global model's conformal calibration: made on a weekly grid, stored, and read back by the
-next days' runs instead of refitted, with the same intervals as mlforecast's own calibration."""
+"""The global model's weekly training and conformal calibration: made on a weekly grid, stored,
+and read back by the next days' runs instead of refitted, with the same intervals as mlforecast's
+own calibration and the same forecasts as members trained in the run."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from forecast_assets.core.forecasting.global_model import (
     conformity_scores,
     fit_predict,
     forecast_global_from_origins,
+    member_rows,
+    stored_members,
+    train_members,
     training_frames,
 )
 from forecast_assets.definitions import build_assets, build_resource_defs
@@ -35,7 +39,7 @@ from .backends import sql_rows
 from .conftest import make_instance, make_settings
 from .test_global_model import CATEGORIES, CONFIG, HORIZON, _client
 
-WEEKLY = replace(CONFIG, calibration_days=7)
+WEEKLY = replace(CONFIG, calibration_days=7, training="grid")  # members trained on the grid too
 ORDER = ["kind", "cutoff", "model", "item_id", "date"]
 
 
@@ -87,6 +91,22 @@ def test_intervals_from_a_calibration_made_apart_are_mlforecasts_own():
         assert ours_sorted["q90"].to_numpy() == pytest.approx(raw[f"{name}-hi-80"].to_numpy())
 
 
+def test_members_stored_as_text_forecast_as_the_members_fitted_in_the_run():
+    """The members a run stores (LightGBM's text format) and a later run reads back forecast what
+    the fitted models forecast: only the features are built again, from the same frame."""
+    demand, calendar = _client()
+    as_of = demand["date"].max()
+    train, future, *_ = training_frames(demand, calendar, as_of, HORIZON, client_id="shop")
+    scores = conformity_scores(train, HORIZON, CONFIG)
+    fitted, fitted_gain, *_ = fit_predict(train, future, HORIZON, DEFAULT_QUANTILES, CONFIG, scores)
+    members = train_members(train, CONFIG)
+    assert set(members) == set(MODELS) and all(isinstance(text, str) for text in members.values())
+    read, read_gain, *_ = fit_predict(train, future, HORIZON, DEFAULT_QUANTILES, CONFIG, scores, members)
+    for name in MODELS:
+        pd.testing.assert_frame_equal(read[name], fitted[name])
+    pd.testing.assert_frame_equal(read_gain, fitted_gain)
+
+
 def _stored() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two items' scores (two windows of two days, every member) and their stored rows."""
     days = {"cutoff": pd.to_datetime(["2026-10-04"] * 2 + ["2026-10-11"] * 2),
@@ -120,6 +140,38 @@ def test_damaged_stored_calibration_rows_are_an_error_naming_the_fingerprint(dam
     assert "fingerprint" in str(raised.value)
 
 
+def _members(fingerprint: str = "fp1") -> pd.DataFrame:
+    """The stored rows of two real (tiny) members."""
+    demand, calendar = _client()
+    train, *_ = training_frames(demand, calendar, demand["date"].max(), HORIZON, client_id="shop")
+    members = train_members(train, replace(CONFIG, rounds=2))
+    return member_rows(Calibration(pd.Timestamp("2026-10-25"), fingerprint, _stored()[0], members=members))
+
+
+def test_stored_member_rows_read_back_as_the_boosters_they_were():
+    rows = _members()
+    expected = dict(zip(rows["model"], rows["booster"], strict=True))
+    assert stored_members(rows.sample(frac=1, random_state=0)) == expected
+    assert stored_members(rows.iloc[:0]) == {}, "none stored: trained at the origin, so trained again"
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda r: pd.concat([r, r.iloc[:1]]), "stored twice"),
+        (lambda r: r.iloc[1:], "members"),
+        (lambda r: r.assign(model=r["model"].str.upper()), "members"),
+        (lambda r: r.assign(booster=r["booster"].str.slice(0, 200)), "cannot be read"),
+        (lambda r: r.assign(booster=None), "cannot be read"),
+    ],
+)
+def test_damaged_stored_members_are_an_error_naming_the_fingerprint(damage, problem):
+    """A truncated booster must not reach a forecast: LightGBM would fail the run, or worse."""
+    with pytest.raises(ValueError, match=problem) as raised:
+        stored_members(damage(_members()))
+    assert "fingerprint fp1" in str(raised.value)
+
+
 def test_the_step_reads_a_stored_calibration_back_and_takes_vanished_or_damaged_rows_as_none(warehouse):
     """What ``global_forecast`` reads: its own client's rows by fingerprint; rows another run has
     replaced since the step began, or that fail the checks (with a warning), mean calibrating
@@ -131,40 +183,53 @@ def test_the_step_reads_a_stored_calibration_back_and_takes_vanished_or_damaged_
     scores, _ = _stored()
     as_of = pd.Timestamp("2026-10-27")
 
-    def store(client: str, fingerprint: str, frame: pd.DataFrame) -> None:
+    members = stored_members(_members())
+
+    def store(client: str, fingerprint: str, frame: pd.DataFrame, trained: dict[str, str]) -> None:
         result = GlobalResult(rows=pd.DataFrame(), importance=pd.DataFrame())
-        result.calibrations = [Calibration(pd.Timestamp("2026-10-25"), fingerprint, frame)]
+        result.calibrations = [Calibration(pd.Timestamp("2026-10-25"), fingerprint, frame, members=trained)]
         warehouse.replace_client_rows(client, _calibration_writes(result, as_of))
 
     assert calibration_lookup(warehouse, "shop")("fp1") is None  # no table yet
-    store("shop", "fp1", scores)
+    store("shop", "fp1", scores, members)
     warned: list[str] = []
     lookup = calibration_lookup(warehouse, "shop", warned.append)
-    back = lookup("fp1").sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+    calibration = lookup("fp1")
+    assert calibration.reused and calibration.calibrated_at == pd.Timestamp("2026-10-25")
+    assert calibration.members == members, "the boosters come back byte for byte"
+    back = calibration.scores.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
     pd.testing.assert_frame_equal(back, scores[back.columns], check_dtype=False)
     assert lookup("fp2") is None
     assert calibration_lookup(warehouse, "other_shop")("fp1") is None, "another client's rows are not read"
 
-    store("shop", "fp1", pd.concat([scores, scores]))  # damaged: every score twice
+    store("shop", "fp1", scores, {})  # calibrated at its origin: no members, errors still good
+    assert calibration_lookup(warehouse, "shop")("fp1").members == {}
+    store("shop", "fp1", pd.concat([scores, scores]), members)  # damaged: every score twice
     assert lookup("fp1") is None and len(warned) == 1 and "stored twice" in warned[0]
-    store("shop", "fp3", scores)  # another run replaced the client's calibration
-    assert lookup("fp1") is None and len(warned) == 1
+    store("shop", "fp1", scores, {name: "not a tree" for name in members})  # damaged boosters
+    assert lookup("fp1") is None and len(warned) == 2 and "cannot be read" in warned[1]
+    store("shop", "fp3", scores, members)  # another run replaced the client's calibration
+    assert lookup("fp1") is None and len(warned) == 2
 
 
 class Store:
-    """What ``ml.global_calibration`` does for the asset: rows by fingerprint, read back."""
+    """What ``ml.global_calibration`` and ``ml.global_members`` do for the asset: rows by
+    fingerprint, read back."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, pd.DataFrame] = {}
+        self.rows: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
         self.asked: list[str] = []
 
     def keep(self, result) -> None:
-        self.rows.update({c.fingerprint: calibration_rows(c) for c in result.calibrations})
+        self.rows.update({c.fingerprint: (calibration_rows(c), member_rows(c)) for c in result.calibrations})
 
-    def lookup(self, fingerprint: str) -> pd.DataFrame | None:
+    def lookup(self, fingerprint: str) -> Calibration | None:
         self.asked.append(fingerprint)
-        stored = self.rows.get(fingerprint)
-        return None if stored is None else calibration_scores(stored)
+        if fingerprint not in self.rows:
+            return None
+        scores, members = self.rows[fingerprint]
+        at = scores["calibrated_at"].iloc[0]
+        return Calibration(at, fingerprint, calibration_scores(scores), True, stored_members(members))
 
 
 def _live(demand, calendar, as_of, config=WEEKLY, store: Store | None = None):
@@ -196,8 +261,48 @@ def test_the_next_days_run_reads_the_weeks_calibration_back_and_forecasts_as_if_
     fitted = _live(demand, calendar, tuesday, config)
     assert reused.calibrations_reused == slices and reused.calibration_seconds == 0
     assert fitted.calibrations_reused == 0 and fitted.calibration_seconds > 0
+    assert all(c.members for c in reused.calibrations), "the grid day's members, read back"
+    assert reused.fit_seconds < fitted.fit_seconds, "nothing trained: features and predict only"
     pd.testing.assert_frame_equal(_rows(reused), _rows(fitted))
     assert reused.fingerprints == fitted.fingerprints
+
+
+def test_a_day_after_the_grid_day_reaches_the_forecast_through_its_features_not_its_trees():
+    """Tuesday's run reads the members trained on Sunday's data, but its lags see Monday: a sale
+    restated on Monday moves Tuesday's forecast while the stored members are still the ones used."""
+    demand, calendar = _client()
+    monday = pd.Timestamp("2025-05-26")
+    store = Store()
+    store.keep(_live(demand, calendar, monday, store=store))
+    tuesday = monday + pd.Timedelta(days=1)
+    before = _live(demand, calendar, tuesday, store=store)
+    restated = demand.copy()
+    restated.loc[restated["date"].eq(monday) & restated["item_id"].eq("I1"), "units_sold"] += 40
+    after = _live(restated, calendar, tuesday, store=store)
+    assert before.calibrations_reused == after.calibrations_reused == 1
+    assert after.calibrations[0].members == before.calibrations[0].members
+    moved = _rows(after)["point"].to_numpy() != _rows(before)["point"].to_numpy()
+    assert set(_rows(after).loc[moved, "item_id"]) == {"I1"}, "the restated item's forecast, only"
+
+
+def test_by_default_the_members_train_at_the_origin_and_only_the_calibration_is_weekly():
+    """``GLOBAL_MODEL_TRAINING=origin``: Tuesday reads Monday's calibration back, stores no member,
+    and forecasts the points of a model trained at the origin (those of a daily calibration)."""
+    demand, calendar = _client()
+    monday = pd.Timestamp("2025-05-26")
+    weekly = replace(WEEKLY, training="origin")
+    store = Store()
+    first = _live(demand, calendar, monday, weekly, store)
+    assert [c.members for c in first.calibrations] == [{}]
+    store.keep(first)
+    tuesday = monday + pd.Timedelta(days=1)
+    reused = _live(demand, calendar, tuesday, weekly, store)
+    daily = _live(demand, calendar, tuesday, replace(weekly, calibration_days=1))
+    grid = _live(demand, calendar, tuesday, WEEKLY)
+    assert reused.calibrations_reused == 1 and reused.calibrations[0].members == {}
+    points = [_rows(r)["point"].to_numpy() for r in (reused, daily, grid)]
+    assert (points[0] == points[1]).all(), "trained at the origin: a daily calibration's points"
+    assert (points[0] != points[2]).any(), "the grid's trees are another week's"
 
 
 def test_a_daily_schedule_calibrates_once_a_week():
@@ -209,15 +314,17 @@ def test_a_daily_schedule_calibrates_once_a_week():
     demand, calendar = _client()
     calendar["planned_price"] = 2.5 * (1 - calendar["promo_discount"])
     store = Store()
-    reused, calibrated_at = [], []
+    reused, calibrated_at, trained = [], [], []
     for day in pd.date_range("2025-05-26", periods=8):
         delivered = calendar.assign(is_future=(calendar["date"] > day).astype(int))
         result = _live(demand, delivered, day, store=store)
         reused.append(result.calibrations_reused)
         calibrated_at.append(result.calibrations[0].calibrated_at.date())
+        trained.append(all(c.members and not c.reused for c in result.calibrations))
         store.keep(result)
     assert reused == [0, 1, 1, 1, 1, 1, 1, 0]
     assert calibrated_at == [dt.date(2025, 5, 25)] * 7 + [dt.date(2025, 6, 1)]
+    assert trained == [True, False, False, False, False, False, False, True], "members trained weekly"
 
 
 def test_a_restated_day_before_the_calibration_day_is_calibrated_again():
@@ -251,6 +358,7 @@ CALIBRATIONS = (
     "select calibrated_at, count(distinct fingerprint), count(*) from ml.global_calibration "
     "where client_id = ? group by 1 order by 1"
 )
+MEMBERS = "select calibrated_at, model, md5(booster) from ml.global_members where client_id = ? order by 1, 2"
 LIVE = (
     "select model, item_id, date, q10, point, q90 from ml.global_forecast "
     "where client_id = 'shop_a' and as_of = ? and kind = 'forecast' order by 1, 2, 3"
@@ -258,10 +366,10 @@ LIVE = (
 
 
 def test_a_daily_run_reads_the_stored_weekly_calibration_and_serves_what_a_refit_would(tmp_path, landing):
-    """Monday's run stores its calibration (made on Sunday's data); Tuesday's reads it back, fits
-    each member once and serves the quantiles a run that refits everything serves. The table holds
-    the client's latest calibration only, so it does not grow with runs."""
-    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2")
+    """Monday's run stores its calibration and members (made on Sunday's data); Tuesday's reads
+    them back, trains nothing and serves the quantiles a run that refits everything serves. The
+    tables hold the client's latest calibration only, so they do not grow with runs."""
+    settings = make_settings(tmp_path, chronos_model_id="amazon/chronos-2", global_model_training="grid")
     instance = make_instance(settings.home)
     instance.add_dynamic_partitions(clients_partitions.name, ["shop_a"])
     selection = AssetSelection.assets("global_forecast").upstream()
@@ -282,9 +390,12 @@ def test_a_daily_run_reads_the_stored_weekly_calibration_and_serves_what_a_refit
     assert run(monday.isoformat())["calibrations_reused"].value == "0/1"
     stored = rows(CALIBRATIONS, "shop_a")
     assert [r[:2] for r in stored] == [(dt.date(2026, 10, 25), 1)] and stored[0][2] > 0
+    members = rows(MEMBERS, "shop_a")
+    assert [r[:2] for r in members] == [(dt.date(2026, 10, 25), m) for m in sorted(MODELS)]
 
     assert run(tuesday.isoformat())["calibrations_reused"].value == "1/1"
     assert rows(CALIBRATIONS, "shop_a") == stored, "read back, not written again"
+    assert rows(MEMBERS, "shop_a") == members
     served = rows(LIVE, tuesday)
 
     assert run(tuesday.isoformat(), refit=True)["calibrations_reused"].value == "0/1"
@@ -294,6 +405,7 @@ def test_a_daily_run_reads_the_stored_weekly_calibration_and_serves_what_a_refit
         assert a[:3] == b[:3]
         assert a[3:] == pytest.approx(b[3:], rel=1e-6, abs=1e-9)
     assert rows(CALIBRATIONS, "shop_a") == stored, "a refit of the same data stores the same calibration"
+    assert rows(MEMBERS, "shop_a") == members, "and the same members, to the byte"
 
 
 def test_slices_calibrated_on_the_grid_day_and_at_their_cutoff_are_written_together():
@@ -310,6 +422,8 @@ def test_slices_calibrated_on_the_grid_day_and_at_their_cutoff_are_written_toget
         Calibration(calibration_date(as_of, 7), "grid", scores),
         Calibration(calibration_date(as_of, 1), "cutoff", scores.assign(unique_id="B")),
     ]
-    (write,) = _calibration_writes(result, as_of)
+    write, members = _calibration_writes(result, as_of)
     assert write.frame.height == 2 * len(MODELS)
     assert sorted(write.frame["calibrated_at"].unique().to_list()) == [dt.date(2026, 10, 25), as_of.date()]
+    assert members.table == "ml.global_members" and members.frame.height == 0, "neither slice has members"
+    assert set(members.frame.columns) >= {"model", "booster", "fingerprint", "calibrated_at", "as_of"}

@@ -33,6 +33,7 @@ def test_defaults_use_every_core_locally_read_two_years_and_keep_90_days_of_back
     assert params.baseline_history_days == 730
     assert params.global_model_n_jobs == -1 and params.global_model_slice_items == 3000
     assert params.backtest_retention == 90
+    assert params.global_model_training == "origin", "trained at each origin unless asked"
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,7 @@ def test_zero_retention_keeps_every_backtest(clean_env):
         ("BASELINE_N_JOBS", "-2", "BASELINE_N_JOBS must be -1"),
         ("GLOBAL_MODEL_N_JOBS", "0", "GLOBAL_MODEL_N_JOBS must be -1"),
         ("GLOBAL_MODEL_SLICE_ITEMS", "0", "GLOBAL_MODEL_SLICE_ITEMS must be at least 1"),
+        ("GLOBAL_MODEL_TRAINING", "weekly", "GLOBAL_MODEL_TRAINING must be one of origin, grid"),
         ("RAY_ADDRESS", "http://head:8265", "RAY_ADDRESS must be"),
         ("RAY_ADDRESS", "ray://head", "RAY_ADDRESS must be"),
         ("BACKTEST_RETENTION_DAYS", "-1", "BACKTEST_RETENTION_DAYS must be 0"),

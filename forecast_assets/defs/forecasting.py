@@ -48,6 +48,7 @@ from forecast_assets.core.forecasting.global_model import (
     config_params,
     cost_metrics,
     forecast_global_from_origins,
+    member_rows,
 )
 from forecast_assets.core.forecasting.report import (
     baseline_run_params,
@@ -65,6 +66,7 @@ from forecast_assets.core.forecasting.reuse import (
 )
 from forecast_assets.defs.inputs import (
     CALIBRATION_TABLE,
+    MEMBERS_TABLE,
     MODEL_TABLES,
     ORIGINS_TABLE,
     ForecastRunConfig,
@@ -495,6 +497,7 @@ def _global_config(params: ForecastingParams) -> GlobalModelConfig:
         n_jobs=params.global_model_n_jobs,
         slice_items=params.global_model_slice_items,
         calibration_days=params.global_model_calibration_days,
+        training=params.global_model_training,
     )
 
 
@@ -608,15 +611,30 @@ def _calibrations_reused(result: GlobalResult) -> str:
 
 
 def _calibration_writes(result: GlobalResult, as_of: pd.Timestamp) -> list[TableWrite]:
-    """The live origin's calibrations, replacing every earlier one of the client, when this run
-    fitted any (else the stored ones are today's already): the table holds one calibration per
-    slice, so it does not grow with runs, and the next days' runs read it back. ``as_of`` (the
-    run that stored them) also gives the table the warehouse's ``(client_id, as_of)`` index."""
+    """The live origin's calibrations and the members trained with them, replacing every earlier
+    one of the client, when this run fitted any (else the stored ones are today's already): the
+    tables hold one calibration per slice, so they do not grow with runs, and the next days' runs
+    read them back. ``as_of`` (the run that stored them) also gives the tables the warehouse's
+    ``(client_id, as_of)`` index."""
     if all(c.reused for c in result.calibrations):
         return []
+    stored_by = pl.lit(as_of.date())
     days = pl.col("date", "window_cutoff", "calibrated_at").cast(pl.Date)  # per slice: units may differ
     rows = pl.concat([pl.from_pandas(calibration_rows(c)).with_columns(days) for c in result.calibrations])
-    return [TableWrite(CALIBRATION_TABLE, rows.with_columns(as_of=pl.lit(as_of.date())))]
+    members = pl.concat(
+        [pl.from_pandas(member_rows(c), schema_overrides=MEMBER_SCHEMA) for c in result.calibrations],
+        how="vertical_relaxed",
+    ).with_columns(pl.col("calibrated_at").cast(pl.Date))
+    return [
+        TableWrite(CALIBRATION_TABLE, rows.with_columns(as_of=stored_by)),
+        TableWrite(MEMBERS_TABLE, members.with_columns(as_of=stored_by)),
+    ]
+
+
+# Typed even when no slice has members (each trained at its origin), so the table is created right.
+MEMBER_SCHEMA = {
+    "model": pl.String, "booster": pl.String, "calibrated_at": pl.Datetime, "fingerprint": pl.String
+}  # fmt: skip
 
 
 @asset(

@@ -14,6 +14,7 @@ from dagster import Config
 from forecast_assets.core.clients import validate_client_key
 from forecast_assets.core.evaluation.metrics import seasonal_scales
 from forecast_assets.core.forecasting.chronos_model import item_chunks
+from forecast_assets.core.forecasting.global_model import Calibration, calibration_scores, stored_members
 from forecast_assets.core.forecasting.reuse import StoredOrigin
 from forecast_assets.core.landing.validation import events_wide
 from forecast_assets.resources.warehouse import Warehouse, date_filter
@@ -29,8 +30,10 @@ EVALUATION_TABLE = "ml.forecast_evaluation"
 # One row per (forecast table, as_of, origin) written: the origin's input fingerprint, and whether
 # it was fitted or read back from an earlier run (core/forecasting/reuse.py).
 ORIGINS_TABLE = "ml.forecast_origins"
-# The global model's live conformal calibration per slice (core/forecasting/global_model.py).
+# The global model's live conformal calibration per slice (core/forecasting/global_model.py), and
+# the members trained on the same grid day's data (LightGBM text), by the same fingerprint.
 CALIBRATION_TABLE = "ml.global_calibration"
+MEMBERS_TABLE = "ml.global_members"
 # Items per read of the whole history, for the seasonal scales: about a million rows of M5's 5.3
 # years. At 2,000 a 1,000-item client's evaluation peaked as high as reading everything
 # (docs/benchmarks.md); a read per 500 items costs a query each, a small part of the step.
@@ -201,17 +204,16 @@ def load_categories(warehouse: Warehouse, client_id: str) -> pd.Series:
 
 def calibration_lookup(
     warehouse: Warehouse, client_id: str, warn: Callable[[str], None] | None = None
-) -> Callable[[str], pd.DataFrame | None]:
-    """The global model's ``calibration_lookup`` for one step: the scores an earlier run stored
-    for a fingerprint, or None (then the slice is calibrated again).
+) -> Callable[[str], Calibration | None]:
+    """The global model's ``calibration_lookup`` for one step: the calibration (errors, and the
+    members trained on the same data) an earlier run stored for a fingerprint, or None (then the
+    slice is calibrated and trained again).
 
     The client's stored fingerprints are read once, here, so the origins and slices that have none
-    stored (every backtest, and every slice on a calibrating day) cost no query; a hit reads its
-    own rows. Rows gone since (another run of the client replaced them) or damaged (``warn`` is
-    told why) count as none stored: the run calibrates again and its write replaces them.
+    stored (every backtest, and every slice on a training day) cost no query; a hit reads its own
+    rows. Rows gone since (another run of the client replaced them) or damaged (``warn`` is told
+    why) count as none stored: the run fits again and its write replaces them.
     """
-    from forecast_assets.core.forecasting.global_model import calibration_scores
-
     validate_client_key(client_id)
     if not warehouse.table_exists(CALIBRATION_TABLE):
         return lambda fingerprint: None
@@ -219,19 +221,28 @@ def calibration_lookup(
         f"select distinct fingerprint from {CALIBRATION_TABLE} where client_id = ?", [client_id]
     )
     known = set(stored["fingerprint"].to_list())
+    with_members = warehouse.table_exists(MEMBERS_TABLE)
 
-    def lookup(fingerprint: str) -> pd.DataFrame | None:
+    def lookup(fingerprint: str) -> Calibration | None:
         if fingerprint not in known:
             return None
         rows = warehouse.read_client(CALIBRATION_TABLE, client_id, "fingerprint = ?", [fingerprint])
         if not rows.height:
             return None
+        members = (
+            warehouse.read_client(MEMBERS_TABLE, client_id, "fingerprint = ?", [fingerprint]).to_pandas()
+            if with_members
+            else pd.DataFrame()
+        )
         try:
-            return calibration_scores(rows.to_pandas())
+            scores = calibration_scores(rows.to_pandas())
+            trained = stored_members(members)
         except ValueError as damaged:
             if warn is not None:
                 warn(f"{CALIBRATION_TABLE}: {damaged}; calibrating again")
             return None
+        calibrated_at = pd.Timestamp(rows["calibrated_at"][0])
+        return Calibration(calibrated_at, fingerprint, scores, reused=True, members=trained)
 
     return lookup
 

@@ -48,6 +48,7 @@ class ForecastingParams(ConfigurableResource):
     global_model_n_jobs: int
     global_model_slice_items: int
     global_model_calibration_days: int
+    global_model_training: str
     ensemble_members: list[str]
 
     @property

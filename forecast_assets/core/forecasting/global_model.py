@@ -33,14 +33,19 @@ Quantiles come from mlforecast's conformal intervals (the model's errors on ``co
 holdout windows before the cutoff), then are clipped and sorted like every other model's
 (:func:`~forecast_assets.core.forecasting.frame.finalize_forecast`).
 
-The calibration (a second fit per member, on the data before the first holdout window, which then
-forecasts every window) costs more than the forecast's own fit (docs/benchmarks.md). Interval
-widths move slowly, so it is made on a weekly grid (:func:`calibration_date`): an origin is
-calibrated on its slice's data up to the last grid day before it. Those errors are a pure function
-of that data, so a run stores them (``ml.global_calibration``, by the fingerprint of the frame
-they came from) and later runs with the same frame read them back instead of refitting
-(``calibration_lookup``), fitting each member once: in a daily schedule, one run a week
-calibrates (the day after a grid day).
+Training is the step's cost: each member is fitted for the forecast and again for the calibration
+(on the data before the first holdout window, which then forecasts every window). What the trees
+learn moves slowly, so the calibration is made on a weekly grid (:func:`calibration_date`):
+an origin is calibrated on its slice's data up to the last grid day before it. With
+``GLOBAL_MODEL_TRAINING=grid`` (:data:`TRAINING`) the members are trained on that data too, and
+forecast from the origin with features (lags, prices, covariates) built from the data up to the
+origin, as mlforecast forecasts from a fitted model with newer data. The members (LightGBM's text
+model format: data, not code, unlike a pickle) and their errors are a pure function of that day's
+data, so a run stores them (``ml.global_calibration`` and ``ml.global_members``, by the
+fingerprint of the frame they came from) and later runs with the same frame read them back
+(``calibration_lookup``): in a daily schedule, one run a week calibrates (the day after a grid
+day), and with ``grid`` training the others only build features and predict.
+``GLOBAL_MODEL_CALIBRATION_DAYS=1`` trains and calibrates at every origin.
 """
 
 from __future__ import annotations
@@ -88,6 +93,15 @@ N_JOBS = -1
 # origin). The grid is counted from CALIBRATION_EPOCH, so every run agrees on it.
 CALIBRATION_DAYS = 7
 CALIBRATION_EPOCH = pd.Timestamp("2000-01-02")
+# Where the members are trained (Settings ``GLOBAL_MODEL_TRAINING``): ``origin``, on the data up to
+# each origin; ``grid``, on the data up to its calibration day, stored and read back by the week's
+# later runs, which then only build features and predict. On M5 (150 items, a week of daily
+# origins, docs/benchmarks.md) ``grid`` took 0.25 of the step's time trained and calibrated every
+# day, ``origin`` with the weekly calibration 0.51; but ``grid`` cost 0.6-0.9% WAPE and 1.1-1.5%
+# WQL on the members, where the issue's rule is no worse accuracy, so it is for clients that
+# would not otherwise fit their nightly window.
+TRAININGS = ("origin", "grid")
+TRAINING = "origin"
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ class GlobalModelConfig:
     n_jobs: int = N_JOBS
     slice_items: int = SLICE_ITEMS
     calibration_days: int = CALIBRATION_DAYS
+    training: str = TRAINING
     seed: int = 0
 
 
@@ -163,13 +178,59 @@ def calibration_date(cutoff: pd.Timestamp, every_days: int = CALIBRATION_DAYS) -
 
 @dataclass
 class Calibration:
-    """One slice's conformal errors: ``scores`` has unique_id, ds, cutoff (of the holdout window)
-    and one absolute-error column per member of :data:`MODELS`, as mlforecast computes them."""
+    """One slice's model at a grid day: its conformal errors and, with ``grid`` training
+    (:data:`TRAINING`), the members trained on that day's data. ``scores`` has unique_id, ds, cutoff (of
+    the holdout window) and one absolute-error column per member of :data:`MODELS`, as mlforecast
+    computes them; ``members`` maps each member to its booster in LightGBM's text format."""
 
     calibrated_at: pd.Timestamp  # the last day of the data they were measured on
     fingerprint: str  # of that data's training frame and the model's specification
     scores: pd.DataFrame
     reused: bool = False  # read back from an earlier run, not fitted
+    members: dict[str, str] = field(default_factory=dict)  # empty: trained at the origin
+
+
+def member_rows(calibration: Calibration) -> pd.DataFrame:
+    """A calibration's members as ``ml.global_members`` rows: one per member (none if trained at
+    the origin)."""
+    return pd.DataFrame(
+        {
+            "model": list(calibration.members),
+            "booster": list(calibration.members.values()),
+            "calibrated_at": calibration.calibrated_at,
+            "fingerprint": calibration.fingerprint,
+        },
+        columns=["model", "booster", "calibrated_at", "fingerprint"],
+    )
+
+
+def stored_members(rows: pd.DataFrame) -> dict[str, str]:
+    """``ml.global_members`` rows of one calibration back as member -> booster text.
+
+    Strict, like :func:`calibration_scores`: a member stored twice, one missing, or a booster
+    LightGBM cannot read is an error naming the fingerprint. No rows: no members stored (that
+    calibration was made at its origin), so the caller trains them.
+    """
+    import lightgbm as lgb
+
+    if rows.empty:
+        return {}
+    fingerprint = rows["fingerprint"].iloc[0]
+    problem = ""
+    if rows["model"].duplicated().any():
+        problem = "a member is stored twice"
+    elif set(rows["model"]) != set(MODELS):
+        problem = f"members {sorted(set(rows['model']))}, expected {sorted(MODELS)}"
+    else:
+        for name, text in zip(rows["model"], rows["booster"], strict=True):
+            try:
+                lgb.Booster(model_str=text)
+            except Exception as unreadable:  # LightGBM raises its own error, or a TypeError on None
+                problem = f"the booster of {name} cannot be read ({type(unreadable).__name__})"
+                break
+    if problem:
+        raise ValueError(f"{len(rows)} stored member rows of fingerprint {fingerprint}: {problem}")
+    return dict(zip(rows["model"], rows["booster"], strict=True))
 
 
 CALIBRATION_KEYS = ["unique_id", "cutoff", "ds"]
@@ -403,6 +464,18 @@ def conformity_scores(train: pd.DataFrame, horizon: int, config: GlobalModelConf
     return scores
 
 
+def train_members(train: pd.DataFrame, config: GlobalModelConfig) -> dict[str, str]:
+    """Every member of :data:`MODELS` fitted on ``train``, as LightGBM text (what
+    :func:`fit_predict` forecasts with, on this day or a later one)."""
+    coded = _category_codes(train)
+    members = {}
+    for name in MODELS:
+        mlf = _forecaster(config, name)
+        mlf.fit(coded, static_features=[STATIC, *ITEM_STATS], dropna=False, weight_col="weight")
+        members[name] = mlf.models_[name].booster_.model_to_string()
+    return members
+
+
 def fit_predict(
     train: pd.DataFrame,
     future: pd.DataFrame,
@@ -410,14 +483,17 @@ def fit_predict(
     quantiles: tuple[float, ...],
     config: GlobalModelConfig,
     scores: pd.DataFrame,
+    members: dict[str, str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, float, float]:
-    """Fit every member of :data:`MODELS` on ``train`` and forecast ``horizon`` days with
-    ``future``'s covariates, with conformal intervals from ``scores``
-    (:func:`conformity_scores`, of the same items).
+    """Forecast ``horizon`` days after ``train`` with ``future``'s covariates, with conformal
+    intervals from ``scores`` (:func:`conformity_scores`, of the same items), by every member of
+    :data:`MODELS`: fitted on ``train``, or given in ``members`` (:func:`train_members`, on an
+    earlier frame of the same items; then only the features are built from ``train``).
 
     Returns member -> (item_id, date, point, quantile columns), feature importance (model,
     feature, gain), and the fit and predict seconds.
     """
+    import lightgbm as lgb
     from mlforecast.utils import PredictionIntervals
 
     # mlforecast reads the scores as (window, item, day) blocks, items in its own sorted order.
@@ -428,7 +504,13 @@ def fit_predict(
     for name in MODELS:
         mlf = _forecaster(config, name)
         started = time.perf_counter()
-        mlf.fit(coded, static_features=[STATIC, *ITEM_STATS], dropna=False, weight_col="weight")
+        if members:  # the recursive state (lags, rolling means) from train; the trees as given
+            mlf.preprocess(coded, static_features=[STATIC, *ITEM_STATS], dropna=False, weight_col="weight")
+            booster = lgb.Booster(model_str=members[name])
+            mlf.models_ = {name: booster}
+        else:
+            mlf.fit(coded, static_features=[STATIC, *ITEM_STATS], dropna=False, weight_col="weight")
+            booster = mlf.models_[name].booster_
         # What mlforecast's fit(prediction_intervals=...) keeps, from a calibration made apart.
         mlf.prediction_intervals = intervals
         mlf._cs_df = ordered[["unique_id", "ds", "cutoff", name]]
@@ -437,7 +519,6 @@ def fit_predict(
         predict_s += time.perf_counter() - fitted
         fit_s += fitted - started
         forecasts[name] = quantile_frame(raw, name, quantiles)
-        booster = mlf.models_[name].booster_
         gain = booster.feature_importance(importance_type="gain")
         gains.append(pd.DataFrame({"model": name, "feature": booster.feature_name(), "gain": gain}))
     importance = pd.concat(gains, ignore_index=True).sort_values(["model", "gain"], ascending=[True, False])
@@ -458,8 +539,8 @@ class _Job:
     categories: pd.Series | None
     min_history: int
     run_id: str | None
-    # Stored calibration scores by fingerprint, or None; only where the fit runs in this process.
-    calibration_lookup: Callable[[str], pd.DataFrame | None] | None = None
+    # A stored calibration by fingerprint, or None; only where the fit runs in this process.
+    calibration_lookup: Callable[[str], Calibration | None] | None = None
 
 
 @dataclass
@@ -531,27 +612,40 @@ def _slice_frames(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, cutof
     return Built(train, future, dropped, train, calibration_date(cutoff, 1))
 
 
-def _calibration(job: _Job, built: Built) -> tuple[Calibration, float]:
-    """The slice's calibration, read back where an earlier run stored the same one, else fitted."""
+def _calibration(job: _Job, built: Built) -> tuple[Calibration, float, float]:
+    """The slice's calibration (with its members, where trained at the grid day), read back where
+    an earlier run stored the same one, else fitted; and the seconds calibrating and training."""
     fingerprint = built.calibration_fingerprint(job.spec)
     stored = job.calibration_lookup(fingerprint) if job.calibration_lookup is not None else None
-    if stored is not None:
-        return Calibration(built.calibrated_at, fingerprint, stored, reused=True), 0.0
+    # Else the members are trained at the cutoff, by fit_predict.
+    on_grid = job.config.training == "grid" and built.calibration_train is not built.train
+    if stored is not None and (stored.members or not on_grid):
+        return replace(stored, calibrated_at=built.calibrated_at, reused=True), 0.0, 0.0
     started = time.perf_counter()
-    scores = conformity_scores(built.calibration_train, job.horizon, job.config)
-    return Calibration(built.calibrated_at, fingerprint, scores), time.perf_counter() - started
+    if stored is not None:  # stored by a run that trained at its origin: its errors stand
+        scores = stored.scores
+    else:
+        scores = conformity_scores(built.calibration_train, job.horizon, job.config)
+    calibrated = time.perf_counter()
+    members = train_members(built.calibration_train, job.config) if on_grid else {}
+    trained = time.perf_counter()
+    calibration = Calibration(built.calibrated_at, fingerprint, scores, members=members)
+    return calibration, calibrated - started, trained - calibrated
 
 
 def _fit_built(job: _Job, built: Built, kind: str, cutoff: pd.Timestamp) -> SliceFit:
-    """Every member fitted on one slice's frames; its rows as ``ml.global_forecast`` rows."""
+    """One slice's frames forecast by every member (trained at the grid day or at the cutoff); its
+    rows as ``ml.global_forecast`` rows."""
     fingerprint = built.fingerprint(job.spec)
     if built.train.empty:
         no_gain = pd.DataFrame(columns=["model", "feature", "gain"])
         return SliceFit(pd.DataFrame(), no_gain, built.excluded, fingerprint)
-    calibration, calibration_s = _calibration(job, built)
+    calibration, calibration_s, train_s = _calibration(job, built)
     forecasts, gain, fit_s, predict_s = fit_predict(
-        built.train, built.future, job.horizon, job.quantiles, job.config, calibration.scores
-    )
+        built.train, built.future, job.horizon, job.quantiles, job.config, calibration.scores,
+        calibration.members,
+    )  # fmt: skip
+    fit_s += train_s
     rows = []
     for name, forecast in forecasts.items():
         finalized = finalize_forecast(forecast, name, job.quantiles, cutoff)
@@ -653,14 +747,15 @@ def forecast_global_from_origins(
     reusable: Callable[[str, pd.Timestamp, str], bool] | None = None,
     log: Callable[[str], None] | None = None,
     ray_address: str = "",
-    calibration_lookup: Callable[[str], pd.DataFrame | None] | None = None,
+    calibration_lookup: Callable[[str], Calibration | None] | None = None,
 ) -> GlobalResult:
     """The global models (every member of :data:`MODELS`) from every ``(kind, cutoff)`` origin,
     as ``ml.global_forecast`` rows.
 
-    The members are trained per origin on data up to that origin only, so a backtest is the model
-    as it would have been at the cutoff, and per slice of at most ``config.slice_items`` items
-    (:func:`slices_of`; the live origin's feature importance is summed over slices). Items with
+    The members are trained per origin on data up to that origin only (or its grid day), so a
+    backtest is the model as it would have been at the cutoff, and per slice of at most
+    ``config.slice_items`` items (:func:`slices_of`; the live origin's feature importance is
+    summed over slices). Items with
     fewer than ``max(min_history_days, 2 * horizon + MIN_TRAIN)`` observed days are left to the
     other models (a lagged model with two conformal windows needs that much), and listed in
     ``excluded``.
@@ -674,9 +769,10 @@ def forecast_global_from_origins(
     task instead of in this process, with :func:`ray_threads` LightGBM threads: the same pure
     fit, so the rows of a local fit with that many threads.
 
-    Each origin is calibrated on the data up to its :func:`calibration_date`;
-    ``calibration_lookup(fingerprint)`` returns the scores an earlier run stored for that data, or
-    None (then they are fitted). The live origin's calibrations are in ``result.calibrations``.
+    Each origin's members are trained and calibrated on the data up to its
+    :func:`calibration_date`; ``calibration_lookup(fingerprint)`` returns the calibration (errors
+    and members) an earlier run stored for that data, or None (then they are fitted). The live
+    origin's calibrations are in ``result.calibrations``.
     """
     from forecast_assets.core.forecasting.reuse import combine_fingerprints
 
@@ -781,6 +877,7 @@ def config_params(config: GlobalModelConfig) -> dict[str, object]:
         "num_leaves": config.num_leaves,
         "conformal_windows": config.conformal_windows,
         "calibration_days": config.calibration_days,
+        "training": config.training,
         "history_days": config.history_days,
         "slice_items": config.slice_items,
         "n_jobs": config.n_jobs,
