@@ -318,3 +318,28 @@ def test_on_a_ray_cluster_every_slice_and_origin_is_fitted_as_locally():
     assert run(2).fingerprints != local.fingerprints, "the thread count is part of the fingerprint"
     pd.testing.assert_frame_equal(on_ray.importance, local.importance)
     assert on_ray.series_fit == local.series_fit == 12
+
+
+def test_with_a_sink_each_backtest_slice_leaves_as_it_is_fitted_and_the_result_keeps_the_live_origin():
+    """What bounds the step's memory at a large client: the backtests' rows go out slice by slice
+    (the asset spools them to Parquet), the same rows a run holding everything returns."""
+    demand, calendar = _client()
+    as_of = demand["date"].max()
+    origins = [("forecast", as_of), *(("backtest", as_of - pd.Timedelta(days=d)) for d in (7, 14))]
+    sliced = replace(CONFIG, slice_items=3)
+
+    def run(sink=None):
+        return forecast_global_from_origins(
+            demand, calendar, origins, as_of, HORIZON, DEFAULT_QUANTILES, sliced, client_id="shop", sink=sink
+        )
+
+    whole = run()
+    sunk: list[pd.DataFrame] = []
+    streamed = run(sunk.append)
+    assert len(sunk) == 2 * 2, "two backtest origins of two slices"
+    assert all(part["kind"].eq("backtest").all() and part["cutoff"].nunique() == 1 for part in sunk)
+    assert set(streamed.rows["kind"]) == {"forecast"}
+    order = ["kind", "cutoff", "model", "item_id", "date"]
+    back = pd.concat([streamed.rows, *sunk]).sort_values(order, ignore_index=True)
+    pd.testing.assert_frame_equal(back, whole.rows.sort_values(order, ignore_index=True))
+    assert streamed.fingerprints == whole.fingerprints

@@ -9,6 +9,7 @@ client and ``as_of``; history of other origins accumulates.
 import hashlib
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -340,14 +341,16 @@ def _reusing_writes(
     params: ForecastingParams,
     spool: Path,
     run_id: str | None,
+    spooled: Sequence[Path] = (),
 ) -> list[TableWrite]:
-    """This run's rows of ``table``: the fitted origins and, relabelled as this run's backtests,
-    the stored rows of the reused ones. Each is spooled to Parquet one origin at a time (memory
-    holds one origin, not the run) and they replace the client's rows of ``as_of`` in one
-    transaction, together with one ``ml.forecast_origins`` row per origin."""
+    """This run's rows of ``table``: the fitted origins (a frame, plus any Parquet files the step
+    already spooled them to in ``spooled``) and, relabelled as this run's backtests, the stored
+    rows of the reused ones. Each is spooled to Parquet one origin at a time (memory holds one
+    origin, not the run) and they replace the client's rows of ``as_of`` in one transaction,
+    together with one ``ml.forecast_origins`` row per origin."""
     schema = forecast_table_schema(params.quantile_levels)
-    files = [spool / "fitted.parquet"]
-    fitted.select(list(schema)).cast(schema).write_parquet(files[0])
+    files = [*spooled, spool / "fitted.parquet"]
+    fitted.select(list(schema)).cast(schema).write_parquet(files[-1])
     for cutoff, stored in plan.reuse.items():
         rows = as_backtest(stored_origin_rows(warehouse, client_id, table, stored), as_of)
         files.append(spool / f"reused-{cutoff.date()}.parquet")
@@ -556,6 +559,13 @@ def global_forecast(
         calibrations = (
             None if config.refit_backtests else calibration_lookup(warehouse, client_id, context.log.warning)
         )
+        spooled: list[Path] = []
+
+        def spool_backtests(fitted: pd.DataFrame) -> None:
+            """One slice of one backtest origin, to Parquet as it is fitted (memory: one slice)."""
+            spooled.append(Path(spool) / f"backtest-{len(spooled)}.parquet")
+            to_forecast_table(fitted, params.quantile_levels).write_parquet(spooled[-1])
+
         result = forecast_global_from_origins(
             demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
             client_id=client_id, events=load_events(warehouse, client_id),
@@ -564,6 +574,7 @@ def global_forecast(
             reusable=reusable if stored and not config.refit_backtests else None,  # else: fit all
             ray_address=params.ray_address,
             calibration_lookup=calibrations,  # None: a refit fits the calibrations too
+            sink=spool_backtests,
         )  # fmt: skip
         plan = plan_origins(origins, result.fingerprints, stored, reuse=not config.refit_backtests)
         engine = {"engine": "ray" if params.ray_address else "local", "origins": len(origins)}
@@ -571,11 +582,11 @@ def global_forecast(
                            "calibrations_reused": _calibrations_reused(result)})  # fmt: skip
         mlflow.log_metrics(cost_metrics(result))
         mlflow_tracking.log_frame(result.importance, "feature_importance")
-        rows = result.rows  # written inside the run, as the baselines
+        rows = result.rows  # the live origin's (the backtests are spooled); written inside the run
         table = to_forecast_table(rows, params.quantile_levels)
         prints, run_id = result.fingerprints, run.info.run_id
         writes = _reusing_writes(warehouse, client_id, GLOBAL_TABLE, table, plan, origins,
-                                 prints, as_of, params, Path(spool), run_id)  # fmt: skip
+                                 prints, as_of, params, Path(spool), run_id, spooled)  # fmt: skip
         written = warehouse.replace_client_rows(client_id, writes + _calibration_writes(result, as_of))
     _log_reuse(context, plan)
     live = rows[rows["kind"] == "forecast"] if not rows.empty else pd.DataFrame()

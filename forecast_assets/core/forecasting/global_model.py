@@ -748,6 +748,7 @@ def forecast_global_from_origins(
     log: Callable[[str], None] | None = None,
     ray_address: str = "",
     calibration_lookup: Callable[[str], Calibration | None] | None = None,
+    sink: Callable[[pd.DataFrame], None] | None = None,
 ) -> GlobalResult:
     """The global models (every member of :data:`MODELS`) from every ``(kind, cutoff)`` origin,
     as ``ml.global_forecast`` rows.
@@ -773,6 +774,10 @@ def forecast_global_from_origins(
     :func:`calibration_date`; ``calibration_lookup(fingerprint)`` returns the calibration (errors
     and members) an earlier run stored for that data, or None (then they are fitted). The live
     origin's calibrations are in ``result.calibrations``.
+
+    With ``sink``, each fitted slice's backtest rows go to ``sink`` as soon as they are fitted and
+    ``result.rows`` holds the live origin's only, so memory holds one slice of the backtests, not
+    every origin of the client (the asset spools them to Parquet).
     """
     from forecast_assets.core.forecasting.reuse import combine_fingerprints
 
@@ -824,7 +829,11 @@ def forecast_global_from_origins(
             gains.append(fit.importance)
             if fit.calibration is not None:
                 result.calibrations.append(fit.calibration)
-        parts.append(fit.rows)
+        if sink is not None and kind != "forecast":
+            if not fit.rows.empty:
+                sink(fit.rows)
+        else:
+            parts.append(fit.rows)
         result.fit_seconds += fit.fit_seconds
         result.predict_seconds += fit.predict_seconds
         result.calibration_seconds += fit.calibration_seconds
