@@ -66,10 +66,9 @@ def main() -> None:
         GlobalModelConfig,
         calibration_date,
         calibration_rows,
-        calibration_scores,
         forecast_global_from_origins,
         member_rows,
-        stored_members,
+        stored_calibration,
     )
 
     sales, calendar, events, categories = frames(args.items)
@@ -79,9 +78,7 @@ def main() -> None:
     def lookup(fingerprint: str) -> Calibration | None:
         if fingerprint not in stored:
             return None
-        scores, members = stored[fingerprint]
-        at = scores["calibrated_at"].iloc[0]
-        return Calibration(at, fingerprint, calibration_scores(scores), True, stored_members(members))
+        return stored_calibration(*stored[fingerprint])
 
     def fit(cutoff: pd.Timestamp, every: int):
         demand = sales[sales["date"] <= cutoff]

@@ -28,6 +28,7 @@ from forecast_assets.core.forecasting.global_model import (
     fit_predict,
     forecast_global_from_origins,
     member_rows,
+    stored_calibration,
     stored_members,
     train_members,
     training_frames,
@@ -227,9 +228,7 @@ class Store:
         self.asked.append(fingerprint)
         if fingerprint not in self.rows:
             return None
-        scores, members = self.rows[fingerprint]
-        at = scores["calibrated_at"].iloc[0]
-        return Calibration(at, fingerprint, calibration_scores(scores), True, stored_members(members))
+        return stored_calibration(*self.rows[fingerprint])
 
 
 def _live(demand, calendar, as_of, config=WEEKLY, store: Store | None = None):

@@ -14,7 +14,7 @@ from dagster import Config
 from forecast_assets.core.clients import validate_client_key
 from forecast_assets.core.evaluation.metrics import seasonal_scales
 from forecast_assets.core.forecasting.chronos_model import item_chunks
-from forecast_assets.core.forecasting.global_model import Calibration, calibration_scores, stored_members
+from forecast_assets.core.forecasting.global_model import Calibration, stored_calibration
 from forecast_assets.core.forecasting.reuse import StoredOrigin
 from forecast_assets.core.landing.validation import events_wide
 from forecast_assets.resources.warehouse import Warehouse, date_filter
@@ -235,14 +235,11 @@ def calibration_lookup(
             else pd.DataFrame()
         )
         try:
-            scores = calibration_scores(rows.to_pandas())
-            trained = stored_members(members)
+            return stored_calibration(rows.to_pandas(), members)
         except ValueError as damaged:
             if warn is not None:
                 warn(f"{CALIBRATION_TABLE}: {damaged}; calibrating again")
             return None
-        calibrated_at = pd.Timestamp(rows["calibrated_at"][0])
-        return Calibration(calibrated_at, fingerprint, scores, reused=True, members=trained)
 
     return lookup
 

@@ -464,6 +464,19 @@ def conformity_scores(train: pd.DataFrame, horizon: int, config: GlobalModelConf
     return scores
 
 
+def stored_calibration(scores: pd.DataFrame, members: pd.DataFrame) -> Calibration:
+    """One stored calibration back from its ``ml.global_calibration`` rows and its
+    ``ml.global_members`` rows (none: trained at the origin), checked (:func:`calibration_scores`,
+    :func:`stored_members`: a ValueError naming the fingerprint)."""
+    return Calibration(
+        pd.Timestamp(scores["calibrated_at"].iloc[0]),
+        scores["fingerprint"].iloc[0],
+        calibration_scores(scores),
+        reused=True,
+        members=stored_members(members),
+    )
+
+
 def train_members(train: pd.DataFrame, config: GlobalModelConfig) -> dict[str, str]:
     """Every member of :data:`MODELS` fitted on ``train``, as LightGBM text (what
     :func:`fit_predict` forecasts with, on this day or a later one)."""
@@ -622,7 +635,7 @@ def _calibration(job: _Job, built: Built) -> tuple[Calibration, float, float]:
     if stored is not None and (stored.members or not on_grid):
         return replace(stored, calibrated_at=built.calibrated_at, reused=True), 0.0, 0.0
     started = time.perf_counter()
-    if stored is not None:  # stored by a run that trained at its origin: its errors stand
+    if stored is not None:  # its members' rows were replaced since the lookup began: errors stand
         scores = stored.scores
     else:
         scores = conformity_scores(built.calibration_train, job.horizon, job.config)
