@@ -15,7 +15,9 @@ from forecast_assets.core.forecasting.global_model import (
     MODELS,
     GlobalModelConfig,
     forecast_global_from_origins,
+    global_spec,
     item_stats,
+    origin_fingerprints,
     price_features,
     ray_threads,
     slices_of,
@@ -256,14 +258,29 @@ def test_a_client_fitted_in_slices_is_each_slice_fitted_alone_and_every_item_for
     assert not fitted.importance.duplicated(["model", "feature"]).any(), "gains summed over slices"
 
 
+def _as_delivered_on(
+    demand: pd.DataFrame, calendar: pd.DataFrame, day: pd.Timestamp, list_price: float = 2.5
+):
+    """The client's demand and calendar as delivered on ``day`` (dbt's covariate_calendar): sales
+    up to it, the calendar to the end of the horizon with the days after ``day`` still to come,
+    and that day's list price (not the sales' 2.0) in the planned price."""
+    cal = calendar[calendar["date"] <= day + pd.Timedelta(days=HORIZON)].copy()
+    cal["is_future"] = (cal["date"] > day).astype(int)
+    cal["planned_price"] = list_price * (1 - cal["promo_discount"])
+    return demand[demand["date"] <= day], cal
+
+
 @pytest.mark.parametrize("slice_items", [6, 2])
-def test_a_live_forecast_is_fingerprinted_as_a_later_runs_backtest_from_that_day(slice_items):
-    """The live origin is fingerprinted while it is fitted, a backtest before (to skip the fit):
-    both must hash the same frames, or a later run could never reuse today's live forecast."""
+def test_a_live_forecast_is_read_back_as_the_backtest_of_a_later_run_from_that_day(slice_items):
+    """The live forecast of a day, made on what was delivered by then, has the fingerprint a run
+    ``horizon`` days later gives that day's backtest, though the later run's calendar has those
+    days delivered and plans with prices re-based at the cutoff; so it is read back, not refit,
+    and no frame is built for it."""
     demand, calendar = _client()
     cutoff = demand["date"].max() - pd.Timedelta(days=HORIZON)
     config = GlobalModelConfig(**{**CONFIG.__dict__, "slice_items": slice_items})
-    _, live = _forecast(demand, calendar, cutoff, kind="forecast", config=config, result=True)
+    _, live = _forecast(*_as_delivered_on(demand, calendar, cutoff), cutoff, kind="forecast", config=config,
+                        result=True)  # fmt: skip
     asked: list[str] = []
 
     def reusable(kind: str, at: pd.Timestamp, fingerprint: str) -> bool:
@@ -276,6 +293,57 @@ def test_a_live_forecast_is_fingerprinted_as_a_later_runs_backtest_from_that_day
     )  # fmt: skip
     assert asked == [live.fingerprints[cutoff]]
     assert later.reused == [cutoff] and later.rows.empty and later.series_fit == 0
+
+
+CUTOFF = pd.Timestamp("2025-01-01") + pd.Timedelta(days=DAYS - 1 - HORIZON)
+HORIZON_END = CUTOFF + pd.Timedelta(days=HORIZON)
+DAYS_CHANGED = {
+    "after the cutoff": lambda day: day > CUTOFF,
+    "on the cutoff": lambda day: day == CUTOFF,
+    "99 days before it": lambda day: day == CUTOFF - pd.Timedelta(days=99),
+    "on the horizon's last day": lambda day: day == HORIZON_END,
+    "after the horizon": lambda day: day > HORIZON_END,
+    "up to the horizon's end": lambda day: day <= HORIZON_END,
+}
+
+
+@pytest.mark.parametrize(
+    ("frame", "column", "days", "refit"),
+    [
+        ("demand", "units_sold", "after the cutoff", False),
+        ("demand", "units_sold", "on the cutoff", True),
+        ("demand", "price", "99 days before it", True),
+        ("calendar", "promo_discount", "on the horizon's last day", True),
+        ("calendar", "promo_discount", "after the horizon", False),
+        ("calendar", "is_holiday", "on the cutoff", True),
+        ("calendar", "planned_price", "up to the horizon's end", False),  # re-based at a backtest's cutoff
+        ("calendar", "is_future", "up to the horizon's end", False),  # days delivered since
+        ("events", "event_snap", "on the horizon's last day", True),
+        ("events", "event_snap", "after the horizon", False),
+    ],
+)
+def test_an_origin_is_refit_when_what_it_is_built_from_changes(frame, column, days, refit):
+    """An origin's fingerprint covers every input its frames are built from: the demand up to
+    the cutoff, the calendar and the client's events to the end of its horizon, the items'
+    categories; not what a later
+    delivery restates about its planned prices."""
+    demand, calendar = _client()
+    spec = global_spec(CONFIG, HORIZON, DEFAULT_QUANTILES, 2 * HORIZON + 28)
+
+    def fingerprint(inputs: dict[str, pd.DataFrame], categories: pd.Series = CATEGORIES) -> str:
+        return origin_fingerprints(inputs["demand"], inputs["calendar"], [CUTOFF], spec, HORIZON,
+                                   inputs["events"], categories)[CUTOFF]  # fmt: skip
+
+    events = pd.DataFrame({"date": calendar["date"].unique(), "event_snap": 0.0})
+    inputs = {"demand": demand, "calendar": calendar, "events": events}
+    changed = {**inputs, frame: inputs[frame].copy()}
+    changed[frame].loc[DAYS_CHANGED[days](changed[frame]["date"]), column] += 1
+    assert (fingerprint(changed) != fingerprint(inputs)) is refit
+    shuffled = {name: rows.sample(frac=1.0, random_state=1) for name, rows in inputs.items()}
+    assert fingerprint(shuffled) == fingerprint(inputs), "rows in any order"
+    moved = CATEGORIES.copy()
+    moved["I0"] = "home"
+    assert fingerprint(inputs, moved) != fingerprint(inputs)
 
 
 @pytest.mark.parametrize(("n_jobs", "threads"), [(-1, 1), (1, 1), (2, 2), (8, 8)])

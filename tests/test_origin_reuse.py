@@ -104,13 +104,14 @@ REUSED = (
     "from ml.forecast_origins where client_id = 'shop_a' and as_of = ? order by 1, 3"
 )
 BACKTEST = (
-    "select model, item_id, date, point, q10, q90 from ml.baseline_forecast where client_id = 'shop_a' "
+    "select model, item_id, date, point, q10, q90 from {table} where client_id = 'shop_a' "
     "and as_of = ? and kind = 'backtest' and cutoff = ? order by 1, 2, 3"
 )
 LIVE = (
-    "select model, item_id, date, point, q10, q90 from ml.baseline_forecast where client_id = 'shop_a' "
+    "select model, item_id, date, point, q10, q90 from {table} where client_id = 'shop_a' "
     "and as_of = ? and kind = 'forecast' order by 1, 2, 3"
 )
+TABLES = ("ml.baseline_forecast", "ml.global_forecast")
 
 
 def test_a_later_run_fits_only_what_it_cannot_read_back(tmp_path, landing):
@@ -134,19 +135,36 @@ def test_a_later_run_fits_only_what_it_cannot_read_back(tmp_path, landing):
     def origins(as_of: str) -> list[tuple]:
         return [tuple(r) for r in sql_rows(settings.warehouse_url, REUSED, [dt.date.fromisoformat(as_of)])]
 
-    def rows(sql: str, *params: str) -> list[tuple]:
-        return sql_rows(settings.warehouse_url, sql, [dt.date.fromisoformat(p) for p in params])
+    def rows(sql: str, *params: str, table: str = "ml.baseline_forecast") -> list[tuple]:
+        return sql_rows(
+            settings.warehouse_url, sql.format(table=table), [dt.date.fromisoformat(p) for p in params]
+        )
 
-    run("2026-10-03")  # the live forecast from 2026-10-03 ...
-    run("2026-10-31")  # ... is the backtest from 2026-10-03 four weeks later (horizon 28)
-    base = [r for r in origins("2026-10-31") if r[0] == "ml.baseline_forecast"]
-    assert base == [
-        ("ml.baseline_forecast", "backtest", "2026-09-19", True, None),
-        ("ml.baseline_forecast", "backtest", "2026-09-26", True, None),
-        ("ml.baseline_forecast", "backtest", "2026-10-03", False, "2026-10-03"),
-        ("ml.baseline_forecast", "forecast", "2026-10-31", True, None),
+    # The live forecast from 2026-10-03, on what was delivered by then: the calendar's days after
+    # it are still to come, and its planned prices are that day's list prices ...
+    delivered = {name: (landing / "shop_a" / name).read_bytes() for name in ("sales.csv", "stock_levels.csv")}
+    for name in delivered:
+        pl.read_csv(landing / "shop_a" / name).filter(pl.col("date") <= "2026-10-03").write_csv(
+            landing / "shop_a" / name
+        )
+    run("2026-10-03")
+    for name, content in delivered.items():
+        (landing / "shop_a" / name).write_bytes(content)
+    run("2026-10-31")  # ... is every model's backtest from 2026-10-03 four weeks later (horizon 28)
+    assert origins("2026-10-31") == [
+        (table, *origin)
+        for table in TABLES
+        for origin in [
+            ("backtest", "2026-09-19", True, None),
+            ("backtest", "2026-09-26", True, None),
+            ("backtest", "2026-10-03", False, "2026-10-03"),
+            ("forecast", "2026-10-31", True, None),
+        ]
     ]
-    assert rows(BACKTEST, "2026-10-31", "2026-10-03") == rows(LIVE, "2026-10-03")
+    for table in TABLES:
+        assert rows(BACKTEST, "2026-10-31", "2026-10-03", table=table) == rows(
+            LIVE, "2026-10-03", table=table
+        )
 
     # A late correction of one day's sales between two cutoffs: the cutoff after it is refitted,
     # the ones before it are read back from the previous run of the same as_of.
@@ -157,7 +175,7 @@ def test_a_later_run_fits_only_what_it_cannot_read_back(tmp_path, landing):
     frame.with_columns(bumped).write_csv(sales)
     run("2026-10-31")
     fitted = {(r[0], r[2]): r[3] for r in origins("2026-10-31")}
-    for table in ("ml.baseline_forecast", "ml.global_forecast"):
+    for table in TABLES:
         assert fitted[(table, "2026-09-19")] is False and fitted[(table, "2026-09-26")] is False
         assert fitted[(table, "2026-10-03")] is True and fitted[(table, "2026-10-31")] is True
     reused = rows(BACKTEST, "2026-10-31", "2026-09-19")

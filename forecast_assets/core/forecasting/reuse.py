@@ -8,9 +8,10 @@ the live origins of the runs 28, 35 and 42 days ago, so once a client has that m
 each run fits each model once, at ``as_of``, and reads its backtests back.
 
 Reuse is safe only when the inputs are the same, so every origin written gets a fingerprint:
-a hash of exactly the frames the model fitted on (for the baselines, the client's demand up to
-the cutoff; for the global model, its training and future-covariate frames) together with the
-model's specification (horizon, quantile levels, parameters, library versions). A backtest
+a hash of what the model fitted on (for the baselines, the client's demand up to the cutoff; for
+the global model, the demand up to the cutoff and the known-future covariates and events to the
+end of its horizon, from which it builds its frames) together with the model's specification
+(horizon, quantile levels, parameters, library versions, the code that builds the features). A backtest
 origin is reused only when a stored origin of the same table has the same cutoff and the same
 fingerprint; a restated history, a new parameter or an upgraded library changes the fingerprint
 and the origin is refitted. The live origin is always fitted: a run is asked for to forecast.
@@ -63,12 +64,14 @@ def frames_fingerprint(frames: Sequence[pd.DataFrame], spec: Mapping[str, object
     return digest.hexdigest()[:32]
 
 
-def combine_fingerprints(prints: Sequence[str]) -> str:
-    """One fingerprint for an origin fitted in parts (the global model's item slices): a lone
-    part's own, else a digest of the parts' in order (another split is another fingerprint)."""
-    if len(prints) == 1:
-        return prints[0]
-    return hashlib.sha256("|".join(prints).encode()).hexdigest()[:32]
+def _by_date(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``frame``'s row hashes and dates, ordered by date (then item), and its columns: each
+    cutoff's rows up to a day are then one contiguous run of the hashes, hashed once."""
+    columns = sorted(frame.columns)
+    keys = ["date", *(c for c in ("item_id",) if c in frame.columns)]
+    ordered = frame[columns].sort_values(keys, kind="stable", ignore_index=True)
+    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
+    return hashed, pd.to_datetime(ordered["date"]).to_numpy(), columns
 
 
 def demand_fingerprints(
@@ -86,10 +89,7 @@ def demand_fingerprints(
     date, so each cutoff's window is one contiguous run of them: cheap enough for every origin
     of a 30,000-item client.
     """
-    columns = sorted(demand.columns)
-    ordered = demand[columns].sort_values(["date", "item_id"], kind="stable", ignore_index=True)
-    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
-    dates = pd.to_datetime(ordered["date"]).to_numpy()
+    hashed, dates, columns = _by_date(demand)
     head = hashlib.sha256(spec_digest(spec).encode())
     head.update(json.dumps(columns).encode())
     prints = {}
@@ -103,6 +103,42 @@ def demand_fingerprints(
         digest = head.copy()
         digest.update(hashed[start:end].tobytes())
         prints[cutoff] = digest.hexdigest()[:32]
+    return prints
+
+
+def inputs_fingerprints(
+    cutoffs: Sequence[pd.Timestamp],
+    spec: Mapping[str, object],
+    *,
+    history: pd.DataFrame,
+    ahead: Sequence[pd.DataFrame] = (),
+    horizon: int = 0,
+    whole: Sequence[pd.DataFrame] = (),
+) -> dict[pd.Timestamp, str]:
+    """The fingerprint of what a model forecasting from each cutoff is built from: the
+    ``history`` rows up to the cutoff, the ``ahead`` rows (known-future covariates, dated) up to
+    the end of its ``horizon``, and the ``whole`` frames (undated: item attributes).
+
+    Why the raw inputs and not the frames built from them: a backtest is then fingerprinted
+    without building its frames (most of a refresh's cost for the global model), and each
+    frame is hashed once for every cutoff, as in :func:`demand_fingerprints`. The caller leaves
+    out any column whose value at a cutoff is not what the model saw then (see
+    ``global_model.origin_fingerprints``).
+    """
+    digest = hashlib.sha256(spec_digest(spec).encode())
+    for frame in whole:
+        digest.update(frames_fingerprint([frame], {}).encode())
+    dated = [(_by_date(frame), 0) for frame in (history,)] + [(_by_date(frame), horizon) for frame in ahead]
+    prints = {}
+    for cutoff in cutoffs:
+        cutoff = pd.Timestamp(cutoff)
+        each = digest.copy()
+        for (hashed, dates, columns), days in dated:
+            last = (cutoff + pd.Timedelta(days=days)).to_datetime64()
+            end = int(np.searchsorted(dates, last, side="right"))
+            each.update(json.dumps([columns, end]).encode())
+            each.update(hashed[:end].tobytes())
+        prints[cutoff] = each.hexdigest()[:32]
     return prints
 
 
