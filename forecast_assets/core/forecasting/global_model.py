@@ -859,7 +859,9 @@ def origin_fingerprints(
     forecast's rows are what was served with what was known that day, so they are its
     backtest; the re-based plan follows from the history and promotions, which are hashed. An
     item with no day delivered after the cutoff keeps the calendar's plan in a backtest, but it
-    has no actual to be scored on. Fingerprinting the inputs also spares building a backtest's
+    has no actual to be scored on. Nor is the slicing hashed, beyond its size: it follows the
+    run's items, and a later run may have more, but the rows read back are still the forecast
+    served that day. Fingerprinting the inputs also spares building a backtest's
     frames to learn that it can be read back: 3.0 of a refresh's 4.6 s on 150 M5 items.
     """
     from forecast_assets.core.forecasting.reuse import inputs_fingerprints
