@@ -20,8 +20,10 @@ plan on, so the frames of a live forecast and of the later backtest are the same
 products table lists a price the average price paid is below (the demo's do), which the default
 0.02 stands for.
 
-To compare two versions of the code, run it from each checkout (``PYTHONPATH`` set to the
-checkout): the script uses only ``forecast_global_from_origins`` and its result.
+To compare two versions of the code, run a copy of this file from each checkout (a worktree
+beside this one, so ``../shared/data/m5`` is found): ``model_cost``, which it imports, puts its
+own checkout first on ``sys.path``, so each copy runs its checkout's code (``PYTHONPATH`` does
+not override that). The script uses only ``forecast_global_from_origins`` and its result.
 """
 
 from __future__ import annotations
