@@ -9,6 +9,9 @@ for ``--items`` items over 730 days in memory, and times, for a daily run's four
 global model's ``origin_fingerprints`` (demand, calendar and events, by date prefix) against the
 baselines' ``demand_fingerprints`` of the same demand (their 365-day window), in one process,
 alternating. Both run once per step of every run, whether or not anything is refitted.
+
+To compare two checkouts, run each one's copy with ``PYTHONPATH`` set to that checkout: the
+project is installed editable, so without it both would import the same code.
 """
 
 from __future__ import annotations

@@ -78,25 +78,66 @@ def test_which_origins_are_fitted_and_which_are_read_back(stored_origins, reuse,
     assert {str(c.date()): str(s.as_of.date()) for c, s in plan.reuse.items()} == reused_from
 
 
-def test_a_fingerprint_sees_every_change_up_to_its_cutoff_and_none_after():
-    dates = pd.date_range("2026-09-01", periods=30)
-    demand = pd.DataFrame(
-        {"item_id": ["a"] * 30 + ["b"] * 30, "date": list(dates) * 2, "units_sold": range(60)}
-    )
-    cutoff = T("2026-09-20")
+DAYS = pd.date_range("2026-09-01", periods=30)
+DEMAND = pd.DataFrame({"item_id": ["a"] * 30 + ["b"] * 30, "date": list(DAYS) * 2, "units_sold": range(60)})
+CUTOFF = T("2026-09-20")
+
+
+def _on(frame: pd.DataFrame, item: str, day: str) -> pd.Series:
+    return (frame["item_id"] == item) & (frame["date"] == T(day))
+
+
+def _swap(frame: pd.DataFrame, one: pd.Series, other: pd.Series) -> pd.DataFrame:
+    """The units sold of two rows exchanged: every total over them stays the same."""
+    a, b = frame.loc[one, "units_sold"].item(), frame.loc[other, "units_sold"].item()
+    frame.loc[one, "units_sold"], frame.loc[other, "units_sold"] = b, a
+    return frame
+
+
+def _add(frame: pd.DataFrame, mask, units: int) -> pd.DataFrame:
+    frame.loc[mask(frame), "units_sold"] += units
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("change", "refits"),
+    [
+        (lambda f: _add(f, lambda f: f["date"] > CUTOFF, 1), False),  # every day after the cutoff
+        (lambda f: f.sample(frac=1.0, random_state=0), False),  # the rows' order
+        (lambda f: f[["units_sold", "date", "item_id"]], False),  # the columns' order
+        (lambda f: _add(f, lambda f: _on(f, "b", "2026-09-03"), 1), True),  # one sale, long before
+        (lambda f: _add(f, lambda f: _on(f, "a", "2026-09-20"), 1), True),  # one sale, on the cutoff
+        (lambda f: _swap(f, _on(f, "a", "2026-09-05"), _on(f, "b", "2026-09-05")), True),  # two items' sales
+        (
+            lambda f: _swap(f, _on(f, "a", "2026-09-05"), _on(f, "a", "2026-09-06")),
+            True,
+        ),  # one item's two days
+        (
+            lambda f: _add(
+                _add(f, lambda f: _on(f, "a", "2026-09-04"), 1), lambda f: _on(f, "b", "2026-09-04"), -1
+            ),
+            True,
+        ),
+        (lambda f: pd.concat([f, f.iloc[[3]]], ignore_index=True), True),  # a row delivered twice
+        (lambda f: pd.concat([f, f.iloc[[3, 3]]], ignore_index=True), True),  # ... or three times
+        (lambda f: f.drop(index=4), True),  # a row lost
+        (lambda f: f.assign(date=f["date"].where(f.index != 4, T("2026-09-06"))), True),  # a sale's day
+        (lambda f: f.assign(item_id=f["item_id"].where(f.index != 4, "c")), True),  # a sale's item
+    ],
+)
+def test_a_fingerprint_sees_every_change_up_to_its_cutoff_and_none_after(change, refits):
     spec = {"model": "x"}
-    base = demand_fingerprints(demand, [cutoff], spec)[cutoff]
-    after = demand.copy()
-    after.loc[after["date"] > cutoff, "units_sold"] += 1
-    before = demand.copy()
-    before.loc[(before["item_id"] == "b") & (before["date"] == T("2026-09-03")), "units_sold"] += 1
-    shuffled = demand.sample(frac=1.0, random_state=0)
-    assert demand_fingerprints(after, [cutoff], spec)[cutoff] == base
-    assert demand_fingerprints(shuffled, [cutoff], spec)[cutoff] == base
-    assert demand_fingerprints(before, [cutoff], spec)[cutoff] != base
-    assert demand_fingerprints(demand, [cutoff], {"model": "y"})[cutoff] != base
-    assert frames_fingerprint([demand], spec) == frames_fingerprint([shuffled], spec)
-    assert frames_fingerprint([demand], spec) != frames_fingerprint([before], spec)
+    base = demand_fingerprints(DEMAND, [CUTOFF], spec)[CUTOFF]
+    changed = change(DEMAND.copy())
+    assert (demand_fingerprints(changed, [CUTOFF], spec)[CUTOFF] != base) is refits
+    assert (frames_fingerprint([changed[changed["date"] <= CUTOFF]], spec)
+            != frames_fingerprint([DEMAND[DEMAND["date"] <= CUTOFF]], spec)) is refits  # fmt: skip
+
+
+def test_a_fingerprint_depends_on_the_model_specification():
+    assert demand_fingerprints(DEMAND, [CUTOFF], {"model": "x"}) != demand_fingerprints(
+        DEMAND, [CUTOFF], {"model": "y"}
+    )
 
 
 REUSED = (

@@ -58,20 +58,51 @@ def frames_fingerprint(frames: Sequence[pd.DataFrame], spec: Mapping[str, object
         digest.update(json.dumps(columns).encode())
         if frame.empty:
             continue
-        ordered = frame[columns].sort_values(columns, kind="stable", ignore_index=True)
-        hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
-        digest.update(hashed.tobytes())
+        # Sorted row hashes: canonical in any row order, without sorting the rows themselves.
+        hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(dtype=np.uint64)
+        digest.update(np.sort(hashed).tobytes())
     return digest.hexdigest()[:32]
 
 
-def _by_date(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``frame``'s row hashes and dates, ordered by date (then item), and its columns: each
-    cutoff's rows up to a day are then one contiguous run of the hashes, hashed once."""
+# An odd 64-bit constant (2**64 / golden ratio): multiplying by it scatters a row hash's bits, so
+# the second per-day sum does not move with the first (a multiset hash of two independent sums).
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class DailyDigest:
+    """One frame's rows summed by day: which days have rows, and per day the row count and two
+    sums (modulo 2**64) of the rows' hashes; what :func:`inputs_fingerprints` hashes per cutoff."""
+
+    days: np.ndarray  # datetime64[D], ascending: the days that have rows
+    sums: np.ndarray  # (len(days), 3) uint64: rows, sum of row hashes, sum of mixed row hashes
+    columns: list[str]
+
+
+def daily_digest(frame: pd.DataFrame) -> DailyDigest:
+    """``frame``'s rows hashed (columns by name) and summed per day, in one pass.
+
+    Why sums and not the sorted hashes: a sum does not depend on the rows' order, so no sort is
+    needed to make the digest canonical, and each cutoff's prefix of days is a few kilobytes to
+    hash. Sorting the rows by date and item cost about 7 s per 22M-row frame, three quarters of
+    a 30,490-item client's fingerprint (``benchmarks/fingerprint_cost.py``). Two sums of
+    differently mixed 64-bit hashes, with the count, change with any row's value short of a
+    2**-64 accident; nothing here guards against someone forging a collision, which a client
+    gains nothing from (a fingerprint only decides whether its own backtest is reused).
+    """
     columns = sorted(frame.columns)
-    keys = ["date", *(c for c in ("item_id",) if c in frame.columns)]
-    ordered = frame[columns].sort_values(keys, kind="stable", ignore_index=True)
-    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
-    return hashed, pd.to_datetime(ordered["date"]).to_numpy(), columns
+    if frame.empty:
+        return DailyDigest(np.array([], "datetime64[D]"), np.zeros((0, 3), np.uint64), columns)
+    hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(dtype=np.uint64)
+    dates = pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")
+    first = dates.min()
+    offset = (dates - first).astype(np.intp)
+    sums = np.zeros((int(offset.max()) + 1, 3), np.uint64)
+    np.add.at(sums[:, 0], offset, np.uint64(1))
+    np.add.at(sums[:, 1], offset, hashed)
+    np.add.at(sums[:, 2], offset, (hashed * _MIX) ^ (hashed >> np.uint64(29)))
+    present = sums[:, 0] > 0
+    return DailyDigest(first + np.flatnonzero(present).astype("timedelta64[D]"), sums[present], columns)
 
 
 def demand_fingerprints(
@@ -85,25 +116,9 @@ def demand_fingerprints(
 
     Only the window is hashed, so a run that reads just the windows it needs (``since``) gets
     the same fingerprint for a cutoff as the earlier run whose live origin it was, and a
-    restated day the model never saw does not refit it. Rows are hashed once and ordered by
-    date, so each cutoff's window is one contiguous run of them: cheap enough for every origin
-    of a 30,000-item client.
+    restated day the model never saw does not refit it.
     """
-    hashed, dates, columns = _by_date(demand)
-    head = hashlib.sha256(spec_digest(spec).encode())
-    head.update(json.dumps(columns).encode())
-    prints = {}
-    for cutoff in cutoffs:
-        cutoff = pd.Timestamp(cutoff)
-        end = int(np.searchsorted(dates, cutoff.to_datetime64(), side="right"))
-        start = 0
-        if window_days:
-            first = (cutoff - pd.Timedelta(days=window_days)).to_datetime64()
-            start = int(np.searchsorted(dates, first, side="right"))
-        digest = head.copy()
-        digest.update(hashed[start:end].tobytes())
-        prints[cutoff] = digest.hexdigest()[:32]
-    return prints
+    return inputs_fingerprints(cutoffs, spec, history=demand, window_days=window_days)
 
 
 def inputs_fingerprints(
@@ -111,33 +126,41 @@ def inputs_fingerprints(
     spec: Mapping[str, object],
     *,
     history: pd.DataFrame,
+    window_days: int = 0,
     ahead: Sequence[pd.DataFrame] = (),
     horizon: int = 0,
     whole: Sequence[pd.DataFrame] = (),
 ) -> dict[pd.Timestamp, str]:
     """The fingerprint of what a model forecasting from each cutoff is built from: the
-    ``history`` rows up to the cutoff, the ``ahead`` rows (known-future covariates, dated) up to
-    the end of its ``horizon``, and the ``whole`` frames (undated: item attributes).
+    ``history`` rows of the ``window_days`` days up to the cutoff (0: all of them), the
+    ``ahead`` rows (known-future covariates, dated) up to the end of its ``horizon``, and the
+    ``whole`` frames (undated: item attributes), with the model's ``spec``.
 
     Why the raw inputs and not the frames built from them: a backtest is then fingerprinted
-    without building its frames (most of a refresh's cost for the global model), and each
-    frame is hashed once for every cutoff, as in :func:`demand_fingerprints`. The caller leaves
-    out any column whose value at a cutoff is not what the model saw then (see
+    without building its frames (most of a refresh's cost for the global model). Each frame's
+    rows are hashed and summed by day once (:func:`daily_digest`), and each cutoff hashes its
+    run of days: cheap enough for every origin of a 30,000-item client. The
+    caller leaves out any column whose value at a cutoff is not what the model saw then (see
     ``global_model.origin_fingerprints``).
     """
     digest = hashlib.sha256(spec_digest(spec).encode())
     for frame in whole:
         digest.update(frames_fingerprint([frame], {}).encode())
-    dated = [(_by_date(frame), 0) for frame in (history,)] + [(_by_date(frame), horizon) for frame in ahead]
+    dated = [(daily_digest(history), 0, window_days)] + [(daily_digest(f), horizon, 0) for f in ahead]
     prints = {}
     for cutoff in cutoffs:
         cutoff = pd.Timestamp(cutoff)
         each = digest.copy()
-        for (hashed, dates, columns), days in dated:
-            last = (cutoff + pd.Timedelta(days=days)).to_datetime64()
-            end = int(np.searchsorted(dates, last, side="right"))
-            each.update(json.dumps([columns, end]).encode())
-            each.update(hashed[:end].tobytes())
+        for frame, days_after, days_before in dated:
+            last = (cutoff + pd.Timedelta(days=days_after)).to_datetime64().astype("datetime64[D]")
+            end = int(np.searchsorted(frame.days, last, side="right"))
+            start = 0
+            if days_before:
+                first = (cutoff - pd.Timedelta(days=days_before)).to_datetime64().astype("datetime64[D]")
+                start = int(np.searchsorted(frame.days, first, side="right"))
+            each.update(json.dumps(frame.columns).encode())
+            each.update(frame.days[start:end].tobytes())
+            each.update(np.ascontiguousarray(frame.sums[start:end]).tobytes())
         prints[cutoff] = each.hexdigest()[:32]
     return prints
 
