@@ -9,7 +9,8 @@ Run on purpose (never in the test suite), one size after another, each in a fres
 For each size it writes a generated client (:func:`generate`) to a fresh ``FORECAST_HOME`` under
 ``--home``, runs the whole job for it in a child process (DuckDB warehouse, SQLite instance and
 MLflow, Chronos where its weights load, else the baselines alone), and prints per step the wall
-time, the rows the step left in the warehouse tables it writes, and per size the child's peak RSS
+time, the rows the step left in the warehouse tables it writes, its peak memory (RSS and PSS summed
+over the process and its workers, see :class:`MemorySampler`), and per size the child's peak RSS
 and the time per item as a ratio to the smallest size (1.0 means cost grows linearly). Steps run
 in one process (``execute_in_process``), so peak RSS is the run's, not a step's.
 
@@ -204,8 +205,14 @@ def run_child(home: Path, n: int) -> dict:
 
 
 class MemorySampler:
-    """RSS of this process and its children (the baselines' worker processes), sampled every
-    ``interval`` seconds on a thread, so each step's peak can be read from its start and end."""
+    """Memory of this process and its children (the baselines' worker processes), sampled every
+    ``interval`` seconds on a thread, so each step's peak can be read from its start and end.
+
+    Two sums per sample: RSS, and PSS (proportional set size: a page shared by n processes counts
+    1/n in each). The baselines' workers are forked, so each one's RSS counts the pages it shares
+    with this process again; PSS counts them once, which is what the machine (or a container's
+    memory limit) actually holds. PSS reads ``/proc/<pid>/smaps_rollup`` (Linux).
+    """
 
     def __init__(self, interval: float = 0.2) -> None:
         import threading
@@ -220,11 +227,12 @@ class MemorySampler:
         import psutil
 
         while not self._stop.is_set():
-            rss = self._process.memory_info().rss
-            for child in self._process.children(recursive=True):
+            rss = pss = 0
+            for process in [self._process, *self._process.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    rss += child.memory_info().rss
-            self.samples.append((time.time(), rss))
+                    full = process.memory_full_info()
+                    rss, pss = rss + full.rss, pss + full.pss
+            self.samples.append((time.time(), rss, pss))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> MemorySampler:
@@ -235,9 +243,11 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
 
-    def peak_mb(self, start: float, end: float) -> float:
-        """The highest sample between ``start`` and ``end`` (unix seconds), in MB."""
-        inside = [rss for at, rss in self.samples if start <= at <= end]
+    def peak_mb(self, start: float, end: float, which: str = "rss") -> float:
+        """The highest sample of ``which`` (``rss`` or ``pss``) between ``start`` and ``end``
+        (unix seconds), in MB."""
+        column = {"rss": 1, "pss": 2}[which]
+        inside = [sample[column] for sample in self.samples if start <= sample[0] <= end]
         return max(inside, default=0) / 2**20
 
 
@@ -262,6 +272,7 @@ def run_one(home: Path) -> dict:
     stats = instance.get_run_step_stats(run.run_id)
     steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in stats}
     step_mb = {s.step_key: memory.peak_mb(s.start_time or 0, s.end_time or 0) for s in stats}
+    step_pss_mb = {s.step_key: memory.peak_mb(s.start_time or 0, s.end_time or 0, "pss") for s in stats}
     rows: dict[str, int] = {}
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for step, tables in STEP_TABLES.items():
@@ -284,8 +295,10 @@ def run_one(home: Path) -> dict:
         "total_s": total,
         "steps": steps,
         "step_mb": step_mb,
+        "step_pss_mb": step_pss_mb,
         "rows": rows,
         "peak_rss_mb": peak_mb,
+        "peak_pss_mb": memory.peak_mb(0, float("inf"), "pss"),
     }
 
 
@@ -333,7 +346,7 @@ def main() -> None:
     def row(label: str, values: list[str]) -> str:
         return f"| {label} | {' | '.join(values)} |"
 
-    print("\n" + row("step", [f"{n} items: s (rows; peak RSS)" for n in results]))
+    print("\n" + row("step", [f"{n} items: s (rows; peak RSS / PSS)" for n in results]))
     print(row("---", ["---"] * len(results)))
     for step in STEP_TABLES:
         print(
@@ -341,7 +354,7 @@ def main() -> None:
                 step,
                 [
                     f"{r['steps'].get(step, 0):.1f} ({r['rows'].get(step, 0):,}; "
-                    f"{r['step_mb'].get(step, 0):,.0f} MB)"
+                    f"{r['step_mb'].get(step, 0):,.0f} / {r['step_pss_mb'].get(step, 0):,.0f} MB)"
                     for r in results.values()
                 ],
             )
@@ -354,7 +367,8 @@ def main() -> None:
                 row(
                     f"refresh: {step}",
                     [
-                        f"{r['steps'].get(step, 0):.1f} ({r['step_mb'].get(step, 0):,.0f} MB)"
+                        f"{r['steps'].get(step, 0):.1f} "
+                        f"({r['step_mb'].get(step, 0):,.0f} / {r['step_pss_mb'].get(step, 0):,.0f} MB)"
                         for r in refreshes
                     ],
                 )
@@ -363,6 +377,17 @@ def main() -> None:
         ratios = [f"{r['refresh']['total_s'] / r['total_s']:.2f}" for r in results.values()]
         print(row("refresh / cold", ratios))
     print(row("peak RSS MB", [f"{r['peak_rss_mb']:.0f}" for r in results.values()]))
+    print(row("peak PSS MB", [f"{r['peak_pss_mb']:.0f}" for r in results.values()]))
+    if args.refresh:
+        print(
+            row(
+                "refresh: peak RSS / PSS MB",
+                [
+                    f"{r['refresh']['peak_rss_mb']:.0f} / {r['refresh']['peak_pss_mb']:.0f}"
+                    for r in results.values()
+                ],
+            )
+        )
     per_item = {n: r["total_s"] / n for n, r in results.items()}
     print(row("s per item", [f"{v:.2f}" for v in per_item.values()]))
     print(row(f"per item vs {base} items", [f"{v / per_item[base]:.2f}" for v in per_item.values()]))
