@@ -61,8 +61,9 @@ def baselines_run(args: argparse.Namespace, origins: list, as_of: pd.Timestamp):
     demand = demand_frame(args.items, args.days)
 
     def fit(**engine) -> pd.DataFrame:
-        run = (demand, origins, as_of, HORIZON, DEFAULT_QUANTILES)
-        return forecast_baselines_from_origins(*run, **engine)[0]
+        run, written = (demand, origins, as_of, HORIZON, DEFAULT_QUANTILES), []
+        forecast_baselines_from_origins(*run, write=written.append, **engine)
+        return pd.concat(written, ignore_index=True)
 
     return demand["item_id"].nunique(), fit, LOCAL_MODES
 

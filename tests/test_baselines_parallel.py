@@ -10,6 +10,7 @@ import pytest
 
 from forecast_assets.core.forecasting.baselines import (
     BaselineResult,
+    LiveReport,
     forecast_baselines,
     forecast_baselines_from_origins,
     history_start,
@@ -52,6 +53,14 @@ def _demand(n_smooth: int = 6, n_intermittent: int = 3) -> pd.DataFrame:
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["model", "item_id", "date"], ignore_index=True)
+
+
+def _from_origins(*args, **kwargs) -> tuple[pd.DataFrame, LiveReport, int]:
+    """The step's call: the rows handed to ``write`` (stacked), the live report, and how many
+    times ``write`` was called."""
+    written: list[pd.DataFrame] = []
+    live = forecast_baselines_from_origins(*args, write=written.append, **kwargs)
+    return pd.concat(written, ignore_index=True), live, len(written)
 
 
 def _assert_same(left: BaselineResult, right: BaselineResult) -> None:
@@ -97,15 +106,18 @@ def test_a_step_fitted_in_item_slices_gives_the_whole_clients_forecast_and_repor
     origins = [("forecast", CUTOFFS[0]), ("backtest", CUTOFFS[1])]
     args = (demand, origins, AS_OF, HORIZON, DEFAULT_QUANTILES)
     lines: list[str] = []
-    whole, whole_future = forecast_baselines_from_origins(*args, run_id="r", slice_items=10_000)
-    sliced, sliced_future = forecast_baselines_from_origins(
-        *args, run_id="r", slice_items=3, log=lines.append
-    )
+    whole, whole_live, whole_writes = _from_origins(*args, run_id="r", slice_items=10_000)
+    sliced, sliced_live, sliced_writes = _from_origins(*args, run_id="r", slice_items=3, log=lines.append)
     order = ["kind", "cutoff", "model", "item_id", "date"]
     pd.testing.assert_frame_equal(
         whole.sort_values(order, ignore_index=True), sliced.sort_values(order, ignore_index=True)
     )
-    _assert_same(whole_future, sliced_future)
+    assert sliced_live == whole_live
+    assert whole_live.rows == len(whole[whole["kind"] == "forecast"]) > 0
+    assert whole_live.problems == []
+    assert {"auto_ets", "croston_sba", "historic_average"} <= whole_live.models
+    # Handed over a slice of one origin at a time, so the step holds one slice's rows.
+    assert (whole_writes, sliced_writes) == (2, 2 * -(-demand["item_id"].nunique() // 3))
     n_items = demand["item_id"].nunique()
     assert len(lines) == 2 * -(-n_items // 3)  # one per slice and origin
     last = f"baselines (origin {CUTOFFS[1].date()}): {2 * n_items}/{2 * n_items} item fits"
@@ -119,8 +131,8 @@ def test_ray_local_address_starts_a_cluster_fits_and_leaves_nothing_running(dema
     assert not ray.is_initialized()
     origins = [("forecast", CUTOFFS[0]), ("backtest", CUTOFFS[1])]
     args = (demand, origins, AS_OF, HORIZON, DEFAULT_QUANTILES)
-    local_rows, local_future = forecast_baselines_from_origins(*args, n_jobs=1, run_id="r")
-    ray_rows, ray_future = forecast_baselines_from_origins(*args, run_id="r", ray_address="local")
+    local_rows, local_live, _ = _from_origins(*args, n_jobs=1, run_id="r")
+    ray_rows, ray_live, _ = _from_origins(*args, run_id="r", ray_address="local")
     assert not ray.is_initialized()
     order = ["kind", "cutoff", "model", "item_id", "date"]
     pd.testing.assert_frame_equal(
@@ -129,7 +141,7 @@ def test_ray_local_address_starts_a_cluster_fits_and_leaves_nothing_running(dema
         rtol=1e-9,
         atol=1e-9,
     )
-    _assert_same(local_future, ray_future)
+    assert ray_live == local_live
 
 
 def test_ray_tasks_over_item_slices_match_local_execution(demand):

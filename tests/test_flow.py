@@ -3,6 +3,7 @@ Postgres, FORECAST_TEST_BACKEND=postgres), real dbt, real MLflow and the real Ch
 (a random-weight model from a local folder)."""
 
 import itertools
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -279,6 +280,25 @@ def test_evaluation_across_origins_tracks_live_accuracy_champions_and_drift(tmp_
     assert (
         "evaluation/demand_drift.json" in artifacts and "evaluation/forecast_evaluation.parquet" in artifacts
     )
+
+    # The baselines' run holds every row it fitted (logged a slice at a time, as they were fitted),
+    # and they are the rows the warehouse holds for the origins it fitted.
+    baselines = second.asset_materializations_for_node("baseline_forecast")[0].metadata
+    logged = mlflow.artifacts.download_artifacts(
+        run_id=baselines["mlflow_run_id"].value,
+        artifact_path="baseline_forecast",
+        dst_path=str(tmp_path / "art"),
+    )
+    rows = pd.concat([pd.read_parquet(p) for p in sorted(Path(logged).glob("*.parquet"))], ignore_index=True)
+    assert len(rows) == baselines["rows_fitted"].value > 0
+    assert set(rows["mlflow_run_id"]) == {baselines["mlflow_run_id"].value}
+    stored_rows = sql(
+        settings,
+        "select count(*) from ml.baseline_forecast where client_id = 'shop_b' and as_of = '2026-10-31' "
+        "and mlflow_run_id = ?",
+        [baselines["mlflow_run_id"].value],
+    )
+    assert stored_rows == [(len(rows),)]
 
 
 def test_a_future_promotion_in_the_promotions_file_reaches_chronos(chronos_settings, landing):

@@ -30,8 +30,8 @@ learned as a week of zero demand, copied forward by the seasonal naive, and unde
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ import pandas as pd
 from forecast_assets.core.classification import adi_cv2, demand_class
 from forecast_assets.core.forecasting.chronos_stream import forecast_rows
 from forecast_assets.core.forecasting.frame import finalize_forecast, quantile_column
+from forecast_assets.core.forecasting.report import model_problems
 from forecast_assets.core.running.progress import progress_line
 
 SEASON = 7
@@ -295,6 +296,34 @@ def merge_results(parts: Sequence[BaselineResult]) -> BaselineResult:
     return BaselineResult(forecasts=forecasts, skipped=skipped, demand_classes=classes)
 
 
+@dataclass
+class LiveReport:
+    """What a step reports of its live origin, gathered a slice at a time so that its rows can be
+    written as they are fitted instead of held: the models that forecast, the rows, the items
+    that got only a fallback (and why), the demand classes, and the problems the step's check
+    finds (``report.model_problems``, per slice: every item is in exactly one)."""
+
+    models: set[str] = field(default_factory=set)
+    rows: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    demand_classes: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def add(
+        self, result: BaselineResult, items: Sequence[str], horizon: int, quantiles: tuple[float, ...]
+    ) -> None:
+        """Count in one slice's ``result`` for its ``items``."""
+        forecasts = result.forecasts
+        if not forecasts.empty:
+            self.models |= set(forecasts["model"])
+        self.rows += len(forecasts)
+        self.skipped.update(result.skipped)
+        for name, count in result.demand_classes.items():
+            self.demand_classes[name] = self.demand_classes.get(name, 0) + count
+        empty = pd.DataFrame(columns=["model", "item_id"])
+        self.problems += model_problems(empty if forecasts.empty else forecasts, items, horizon, quantiles)
+
+
 def _fit_in_slices(
     demand: pd.DataFrame,
     cutoffs: Sequence[pd.Timestamp],
@@ -305,28 +334,26 @@ def _fit_in_slices(
     slice_items: int,
     log: Callable[[str], None] | None,
     history_days: int = HISTORY_DAYS,
-) -> list[BaselineResult]:
+) -> Iterator[tuple[int, list[str], BaselineResult]]:
     """:func:`forecast_baselines` of every cutoff, over slices of ``slice_items`` items in turn,
-    with a progress line after each slice. The result is the whole client's (every model is
-    fitted per item); the slices bound the memory of a fit and let a long step report progress."""
+    with a progress line after each slice: ``(index of the cutoff, the slice's items, its
+    result)``, one slice at a time, so a caller that writes each away holds one slice's
+    forecasts. Every model is fitted per item, so the slices add up to the whole client's fit."""
     ids = demand["item_id"].unique()
     slices = item_slices(ids, -(-len(ids) // max(1, slice_items)))
     item_key = demand["item_id"].astype(str)
     parts_by_slice = [demand[item_key.isin(part)] for part in slices]
     total, done, started = len(cutoffs) * len(ids), 0, time.perf_counter()
-    results = []
-    for cutoff in cutoffs:
-        parts = []
-        for part in parts_by_slice:
-            parts.append(
-                forecast_baselines(part, cutoff, horizon, quantiles, min_history_days, n_jobs, history_days)
+    for index, cutoff in enumerate(cutoffs):
+        for items, part in zip(slices, parts_by_slice, strict=True):
+            result = forecast_baselines(
+                part, cutoff, horizon, quantiles, min_history_days, n_jobs, history_days
             )
-            done += part["item_id"].nunique()
+            done += len(items)
             if log is not None:
                 label = f"baselines (origin {pd.Timestamp(cutoff).date()})"
                 log(progress_line(label, done, total, time.perf_counter() - started, unit="item fits"))
-        results.append(merge_results(parts))
-    return results
+            yield index, items, result
 
 
 def forecast_baselines_from_origins(
@@ -335,6 +362,8 @@ def forecast_baselines_from_origins(
     as_of: pd.Timestamp,
     horizon: int,
     quantiles: tuple[float, ...],
+    *,
+    write: Callable[[pd.DataFrame], None],
     min_history_days: int = 14,
     n_jobs: int = 1,
     run_id: str | None = None,
@@ -342,15 +371,21 @@ def forecast_baselines_from_origins(
     slice_items: int = SLICE_ITEMS,
     log: Callable[[str], None] | None = None,
     history_days: int = HISTORY_DAYS,
-) -> tuple[pd.DataFrame, BaselineResult]:
-    """The baselines from every ``(kind, cutoff)`` origin as ``ml.baseline_forecast`` rows, and the
-    result of the live (``forecast``) origin, whose skipped items and demand classes are reported.
+) -> LiveReport:
+    """The baselines from every ``(kind, cutoff)`` origin, handed to ``write`` as
+    ``ml.baseline_forecast`` rows a slice of one origin at a time, and the report of the live
+    (``forecast``) origin: its models, skipped items, demand classes and problems.
 
-    The origins are the ones Chronos forecasts from too, so the models' backtest scores compare.
-    Fitted in ``n_jobs`` local processes over slices of ``slice_items`` items, with a progress
-    line to ``log`` after each, or on the Ray cluster at ``ray_address`` when one is given
-    (``"local"``: a Ray cluster started on this machine for the call).
+    Why ``write`` and not a frame: a 30,490-item client's origins are millions of rows, held
+    several times over on their way to the table; written a slice at a time, the step holds one
+    slice's. The origins are the ones Chronos forecasts from too, so the models' backtest scores
+    compare. Fitted in ``n_jobs`` local processes over slices of ``slice_items`` items, with a
+    progress line to ``log`` after each, or on the Ray cluster at ``ray_address`` when one is
+    given (``"local"``: a Ray cluster started on this machine for the call; its results come back
+    an origin at a time).
     """
+    if not any(kind == "forecast" for kind, _ in origins):
+        raise ValueError("origins must include the live ('forecast', as_of) origin")
     cutoffs = [cutoff for _, cutoff in origins]
     if ray_address:
         from forecast_assets.core.forecasting.distributed import forecast_baselines_on_ray
@@ -359,19 +394,22 @@ def forecast_baselines_from_origins(
             demand, cutoffs, horizon, quantiles, min_history_days, address=ray_address,
             history_days=history_days,
         )  # fmt: skip
+        items = sorted(demand["item_id"].astype(str).unique())
+        fits: Iterator[tuple[int, list[str], BaselineResult]] = (
+            (index, items, result) for index, result in enumerate(results)
+        )
     else:
-        results = _fit_in_slices(
+        fits = _fit_in_slices(
             demand, cutoffs, horizon, quantiles, min_history_days, n_jobs, slice_items, log, history_days
         )
-    parts, future = [], None
-    for (kind, cutoff), result in zip(origins, results, strict=True):
+    live = LiveReport()
+    for index, items, result in fits:
+        kind, cutoff = origins[index]
         if kind == "forecast":
-            future = result
+            live.add(result, items, horizon, quantiles)
         if result.forecasts.empty:
             continue
         rows = forecast_rows(result.forecasts, as_of, kind, cutoff, "statsforecast", run_id)
         rows["model_id"] = "statsforecast/" + rows["model"]
-        parts.append(rows)
-    if future is None:
-        raise ValueError("origins must include the live ('forecast', as_of) origin")
-    return pd.concat(parts, ignore_index=True), future
+        write(rows)
+    return live
