@@ -74,14 +74,19 @@ def global_run(args: argparse.Namespace, origins: list, as_of: pd.Timestamp):
 
     from model_cost import frames
 
-    from forecast_assets.core.forecasting.global_model import GlobalModelConfig, forecast_global_from_origins
+    from forecast_assets.core.forecasting.global_model import (
+        ClientFrames,
+        GlobalModelConfig,
+        forecast_global_from_origins,
+    )
 
     demand, calendar, events, categories = frames(args.items)
 
     def fit(n_jobs: int = -1, ray_address: str = "") -> pd.DataFrame:
         config = replace(GlobalModelConfig(), n_jobs=n_jobs)
         return forecast_global_from_origins(
-            demand, calendar, origins, as_of, HORIZON, DEFAULT_QUANTILES, config, client_id="m5",
+            ClientFrames.of(demand, calendar), origins, as_of, HORIZON, DEFAULT_QUANTILES, config,
+            client_id="m5",
             events=events, categories=categories, ray_address=ray_address,
         ).rows  # fmt: skip
 

@@ -63,6 +63,7 @@ def main() -> None:
     from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
     from forecast_assets.core.forecasting.global_model import (
         Calibration,
+        ClientFrames,
         GlobalModelConfig,
         calibration_date,
         calibration_rows,
@@ -84,7 +85,7 @@ def main() -> None:
         demand = sales[sales["date"] <= cutoff]
         started = time.perf_counter()
         result = forecast_global_from_origins(
-            demand, calendar, [("forecast", cutoff)], cutoff, HORIZON, DEFAULT_QUANTILES,
+            ClientFrames.of(demand, calendar), [("forecast", cutoff)], cutoff, HORIZON, DEFAULT_QUANTILES,
             replace(GlobalModelConfig(), calibration_days=every, training=args.training), client_id="m5",
             events=events, categories=categories, calibration_lookup=lookup if every > 1 else None,
         )  # fmt: skip

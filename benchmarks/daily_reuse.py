@@ -63,7 +63,11 @@ def main() -> None:
     from model_cost import frames
 
     from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
-    from forecast_assets.core.forecasting.global_model import GlobalModelConfig, forecast_global_from_origins
+    from forecast_assets.core.forecasting.global_model import (
+        ClientFrames,
+        GlobalModelConfig,
+        forecast_global_from_origins,
+    )
 
     sales, calendar, events, categories = frames(args.items)
     config = GlobalModelConfig()
@@ -75,7 +79,8 @@ def main() -> None:
         origins = [("forecast", as_of)] + [("backtest", c) for c in backtests]
         started = time.perf_counter()
         result = forecast_global_from_origins(
-            demand, cal, origins, as_of, HORIZON, DEFAULT_QUANTILES, config, client_id="m5", events=events,
+            ClientFrames.of(demand, cal), origins, as_of, HORIZON, DEFAULT_QUANTILES, config,
+            client_id="m5", events=events,
             categories=categories, calibration_lookup=calibrations.get,
             reusable=lambda kind, cutoff, fingerprint: fingerprints.get(cutoff) == fingerprint,
         )  # fmt: skip

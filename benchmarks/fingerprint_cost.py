@@ -25,7 +25,12 @@ import pandas as pd
 
 from forecast_assets.core.forecasting.baselines import baseline_inputs
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
-from forecast_assets.core.forecasting.global_model import GlobalModelConfig, global_spec, origin_fingerprints
+from forecast_assets.core.forecasting.global_model import (
+    ClientFrames,
+    GlobalModelConfig,
+    global_spec,
+    origin_fingerprints,
+)
 from forecast_assets.core.forecasting.reuse import demand_fingerprints
 
 DAYS, HORIZON = 730, 28
@@ -71,7 +76,7 @@ def main() -> None:
         demand_fingerprints(baseline_inputs(demand), cutoffs, spec, window_days=365)
         baselines = time.perf_counter() - started
         started = time.perf_counter()
-        origin_fingerprints(demand, calendar, cutoffs, spec, HORIZON, events, categories)
+        origin_fingerprints(ClientFrames.of(demand, calendar), cutoffs, spec, HORIZON, events, categories)
         global_ = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"round {round_}: baselines {baselines:.1f} s, global {global_:.1f} s "

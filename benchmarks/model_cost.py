@@ -61,6 +61,7 @@ def main() -> None:
     from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES
     from forecast_assets.core.forecasting.global_model import (
         MODELS,
+        ClientFrames,
         GlobalModelConfig,
         forecast_global_from_origins,
     )
@@ -74,7 +75,7 @@ def main() -> None:
     config = GlobalModelConfig(rounds=args.rounds, n_jobs=1)
     started = time.perf_counter()
     result = forecast_global_from_origins(
-        demand, calendar, origins, AS_OF, HORIZON, DEFAULT_QUANTILES, config,
+        ClientFrames.of(demand, calendar), origins, AS_OF, HORIZON, DEFAULT_QUANTILES, config,
         client_id="m5", events=events, categories=categories,
     )  # fmt: skip
     global_s = time.perf_counter() - started

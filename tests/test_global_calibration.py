@@ -19,6 +19,7 @@ from forecast_assets.core.forecasting.global_model import (
     MODELS,
     STATIC,
     Calibration,
+    ClientFrames,
     _category_codes,
     _forecaster,
     calibration_date,
@@ -233,7 +234,8 @@ class Store:
 
 def _live(demand, calendar, as_of, config=WEEKLY, store: Store | None = None):
     return forecast_global_from_origins(
-        demand[demand["date"] <= as_of], calendar, [("forecast", as_of)], as_of, HORIZON, DEFAULT_QUANTILES,
+        ClientFrames.of(demand[demand["date"] <= as_of], calendar), [("forecast", as_of)], as_of, HORIZON,
+        DEFAULT_QUANTILES,
         config, client_id="shop", categories=CATEGORIES, calibration_lookup=store.lookup if store else None,
     )  # fmt: skip
 

@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast_assets.core.forecasting.baselines import item_slices
 from forecast_assets.core.forecasting.ensemble import combine, ensemble_name, ensembles
 from forecast_assets.core.forecasting.frame import DEFAULT_QUANTILES, forecast_problems, quantile_column
 from forecast_assets.core.forecasting.global_model import (
     MODELS,
+    ClientFrames,
     GlobalModelConfig,
     forecast_global_from_origins,
     global_spec,
@@ -77,7 +79,7 @@ CATEGORIES = pd.Series({"I0": "food", "I1": "food", "I2": "home", "I3": "home", 
 def _forecast(demand, calendar, cutoff, kind="backtest", config=CONFIG, result=False, log=None):
     as_of = demand["date"].max()
     fitted = forecast_global_from_origins(
-        demand, calendar, [(kind, cutoff)], as_of, HORIZON, DEFAULT_QUANTILES, config,
+        ClientFrames.of(demand, calendar), [(kind, cutoff)], as_of, HORIZON, DEFAULT_QUANTILES, config,
         client_id="shop", categories=CATEGORIES, log=log,
     )  # fmt: skip
     rows = fitted.rows.sort_values(["model", "item_id", "date"]).reset_index(drop=True)
@@ -288,7 +290,8 @@ def test_a_live_forecast_is_read_back_as_the_backtest_of_a_later_run_from_that_d
         return fingerprint == live.fingerprints[cutoff]
 
     later = forecast_global_from_origins(
-        demand, calendar, [("backtest", cutoff)], demand["date"].max(), HORIZON, DEFAULT_QUANTILES,
+        ClientFrames.of(demand, calendar), [("backtest", cutoff)], demand["date"].max(), HORIZON,
+        DEFAULT_QUANTILES,
         config, client_id="shop", categories=CATEGORIES, reusable=reusable,
     )  # fmt: skip
     assert asked == [live.fingerprints[cutoff]]
@@ -331,8 +334,8 @@ def test_an_origin_is_refit_when_what_it_is_built_from_changes(frame, column, da
     spec = global_spec(CONFIG, HORIZON, DEFAULT_QUANTILES, 2 * HORIZON + 28)
 
     def fingerprint(inputs: dict[str, pd.DataFrame], categories: pd.Series = CATEGORIES) -> str:
-        return origin_fingerprints(inputs["demand"], inputs["calendar"], [CUTOFF], spec, HORIZON,
-                                   inputs["events"], categories)[CUTOFF]  # fmt: skip
+        frames = ClientFrames.of(inputs["demand"], inputs["calendar"])
+        return origin_fingerprints(frames, [CUTOFF], spec, HORIZON, inputs["events"], categories)[CUTOFF]
 
     events = pd.DataFrame({"date": calendar["date"].unique(), "event_snap": 0.0})
     inputs = {"demand": demand, "calendar": calendar, "events": events}
@@ -365,7 +368,8 @@ def test_on_a_ray_cluster_every_slice_and_origin_is_fitted_as_locally():
 
     def run(n_jobs: int, **engine):
         return forecast_global_from_origins(
-            demand, calendar, origins, as_of, HORIZON, DEFAULT_QUANTILES, replace(sliced, n_jobs=n_jobs),
+            ClientFrames.of(demand, calendar), origins, as_of, HORIZON, DEFAULT_QUANTILES,
+            replace(sliced, n_jobs=n_jobs),
             client_id="shop", categories=CATEGORIES, run_id="r", **engine,
         )  # fmt: skip
 
@@ -398,7 +402,14 @@ def test_with_a_sink_each_backtest_slice_leaves_as_it_is_fitted_and_the_result_k
 
     def run(sink=None):
         return forecast_global_from_origins(
-            demand, calendar, origins, as_of, HORIZON, DEFAULT_QUANTILES, sliced, client_id="shop", sink=sink
+            ClientFrames.of(demand, calendar),
+            origins,
+            as_of,
+            HORIZON,
+            DEFAULT_QUANTILES,
+            sliced,
+            client_id="shop",
+            sink=sink,
         )
 
     whole = run()
@@ -411,3 +422,61 @@ def test_with_a_sink_each_backtest_slice_leaves_as_it_is_fitted_and_the_result_k
     back = pd.concat([streamed.rows, *sunk]).sort_values(order, ignore_index=True)
     pd.testing.assert_frame_equal(back, whole.rows.sort_values(order, ignore_index=True))
     assert streamed.fingerprints == whole.fingerprints
+
+
+def test_the_step_reads_one_slice_at_a_time_and_forecasts_as_from_the_whole_client():
+    """A 30,000-item client's demand and calendar do not fit the step's memory, so it reads its
+    items a slice at a time (once to fingerprint, once to fit); the rows and fingerprints are
+    those of a run over frames holding every item, and the fingerprint does not depend on how
+    the items are sliced."""
+    demand, calendar = _client()
+    as_of = demand["date"].max()
+    origins = [("forecast", as_of), ("backtest", as_of - pd.Timedelta(days=7))]
+    whole_frames = ClientFrames.of(demand, calendar)
+    asked: list[list[str]] = []
+
+    def read(items: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        asked.append(list(items))
+        return whole_frames.read(items)
+
+    def run(frames: ClientFrames, slice_items: int):
+        config = replace(CONFIG, slice_items=slice_items)
+        return forecast_global_from_origins(
+            frames,
+            origins,
+            as_of,
+            HORIZON,
+            DEFAULT_QUANTILES,
+            config,
+            client_id="shop",
+            categories=CATEGORIES,
+        )
+
+    sliced = run(ClientFrames(whole_frames.items, read), slice_items=2)
+    assert max(map(len, asked)) == 2, "never more than a slice"
+    assert len(asked) == 2 * 3, "three slices, each read to fingerprint and once more for both origins"
+    order = ["kind", "cutoff", "model", "item_id", "date"]
+    with_every_item = run(whole_frames, slice_items=2)  # the same slices, cut from frames in memory
+    pd.testing.assert_frame_equal(
+        sliced.rows.sort_values(order, ignore_index=True),
+        with_every_item.rows.sort_values(order, ignore_index=True),
+    )
+    spec = global_spec(CONFIG, HORIZON, DEFAULT_QUANTILES, 2 * HORIZON + 28)
+    cutoffs = [c for _, c in origins]
+    prints = {
+        n: origin_fingerprints(
+            whole_frames, cutoffs, spec, HORIZON, None, CATEGORIES, item_slices(whole_frames.items, n)
+        )
+        for n in (1, 2, 6)
+    }
+    assert (
+        prints[1]
+        == prints[2]
+        == prints[6]
+        == origin_fingerprints(whole_frames, cutoffs, spec, HORIZON, None, CATEGORIES)
+    )
+    changed = demand.copy()
+    changed.loc[(changed["item_id"] == "I5") & (changed["date"] == cutoffs[1]), "units_sold"] += 1
+    moved = origin_fingerprints(ClientFrames.of(changed, calendar), cutoffs, spec, HORIZON, None, CATEGORIES,
+                                item_slices(whole_frames.items, 3))  # fmt: skip
+    assert moved[cutoffs[1]] != prints[1][cutoffs[1]] and moved[cutoffs[0]] != prints[1][cutoffs[0]]

@@ -43,6 +43,7 @@ from forecast_assets.core.forecasting.chronos_stream import (
 from forecast_assets.core.forecasting.ensemble import ensembles
 from forecast_assets.core.forecasting.frame import forecast_table_schema, to_forecast_table
 from forecast_assets.core.forecasting.global_model import (
+    ClientFrames,
     GlobalModelConfig,
     GlobalResult,
     calibration_rows,
@@ -543,7 +544,6 @@ def global_forecast(
     client_id = validate_client_key(context.partition_key)
     params = forecasting_params
     as_of, origins = origins_for(warehouse, client_id, config, params)
-    demand = load_demand(warehouse, client_id, until=as_of)
     if not params.global_model_enabled:
         empty = to_forecast_table(None, params.quantile_levels)
         warehouse.replace_client_rows(client_id, [_forecast_write(GLOBAL_TABLE, empty, as_of, params)])
@@ -564,7 +564,9 @@ def global_forecast(
     ):
         import mlflow
 
-        calendar = load_calendar(warehouse, client_id, until=as_of + pd.Timedelta(days=params.horizon))
+        # Read a slice of items at a time (to fingerprint, then to fit), never the whole client.
+        items = client_items(warehouse, client_id, as_of)
+        frames = ClientFrames(items, _chunk_reader(warehouse, client_id, as_of, params.horizon))
         model = _global_config(params)
         calibrations = (
             None if config.refit_backtests else calibration_lookup(warehouse, client_id, context.log.warning)
@@ -577,7 +579,7 @@ def global_forecast(
             to_forecast_table(fitted, params.quantile_levels).write_parquet(spooled[-1])
 
         result = forecast_global_from_origins(
-            demand, calendar, origins, as_of, params.horizon, params.quantile_levels, model,
+            frames, origins, as_of, params.horizon, params.quantile_levels, model,
             client_id=client_id, events=load_events(warehouse, client_id),
             categories=load_categories(warehouse, client_id),
             min_history_days=params.min_history_days, run_id=run.info.run_id, log=context.log.info,
@@ -600,7 +602,7 @@ def global_forecast(
         written = warehouse.replace_client_rows(client_id, writes + _calibration_writes(result, as_of))
     _log_reuse(context, plan)
     live = rows[rows["kind"] == "forecast"] if not rows.empty else pd.DataFrame()
-    forecast_items = set(demand["item_id"]) - set(result.excluded)
+    forecast_items = set(items) - set(result.excluded)
     yield MaterializeResult(
         metadata={
             "as_of": str(as_of.date()),

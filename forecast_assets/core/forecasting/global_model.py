@@ -162,6 +162,26 @@ def slices_of(items: Sequence[str], categories: pd.Series | None, size: int) -> 
     return item_slices(items, -(-len(items) // size), categories) if len(items) else []
 
 
+@dataclass(frozen=True)
+class ClientFrames:
+    """A client's items, and ``read(items) -> (demand, calendar)`` for a slice of them.
+
+    Why a reader and not the frames: a 30,490-item client's demand and calendar over two years
+    are 45 million rows, 12.5 GB in pandas (``benchmarks/fingerprint_cost.py``), beyond the
+    step's memory bar before any fit. The asset reads each slice from the warehouse when it is
+    fingerprinted and again when it is fitted, so the step holds one slice; :meth:`of` serves
+    slices of frames already in memory (tests, benchmarks).
+    """
+
+    items: list[str]
+    read: Callable[[list[str]], tuple[pd.DataFrame, pd.DataFrame]]
+
+    @classmethod
+    def of(cls, demand: pd.DataFrame, calendar: pd.DataFrame) -> ClientFrames:
+        items = sorted(demand["item_id"].astype(str).unique())
+        return cls(items, lambda some: (_of_items(demand, some), _of_items(calendar, some)))
+
+
 def calibration_date(cutoff: pd.Timestamp, every_days: int = CALIBRATION_DAYS) -> pd.Timestamp:
     """The day up to which an origin's conformal errors are measured: the last day of the grid
     (every ``every_days`` days from :data:`CALIBRATION_EPOCH`) strictly before ``cutoff``; with
@@ -673,27 +693,23 @@ def _of_items(frame: pd.DataFrame, items: list[str]) -> pd.DataFrame:
     return frame[frame["item_id"].isin(items)]
 
 
-def _items_frames(
-    job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, items: list[str], cutoff: pd.Timestamp
-) -> Built:
-    return _slice_frames(job, _of_items(demand, items), _of_items(calendar, items), cutoff)
-
-
 Origin = tuple[str, pd.Timestamp]  # (kind, cutoff)
 Fits = Iterator[tuple[str, pd.Timestamp, int, SliceFit]]  # (kind, cutoff, slice number, fit)
 
 
-def _local_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: list[list[str]],
-                pending: list[Origin]) -> Fits:  # fmt: skip
-    for kind, cutoff in pending:
-        for number, items in enumerate(slices):
-            # Frames passed, not named: the last slice's are freed before the next is built.
-            fit = _fit_built(job, _items_frames(job, demand, calendar, items, cutoff), kind, cutoff)
-            yield kind, cutoff, number, fit
+def _local_fits(job: _Job, frames: ClientFrames, slices: list[list[str]], pending: list[Origin]) -> Fits:
+    """Every (origin, slice) fit in this process, a slice at a time: each slice is read once and
+    fitted at every pending origin, so memory holds one slice's frames."""
+    if not pending:
+        return
+    for number, items in enumerate(slices):
+        demand, calendar = frames.read(items)
+        for kind, cutoff in pending:
+            yield kind, cutoff, number, _build_and_fit(job, demand, calendar, kind, cutoff)
 
 
-def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: list[list[str]],
-              pending: list[Origin], address: str) -> Fits:  # fmt: skip
+def _ray_fits(job: _Job, frames: ClientFrames, slices: list[list[str]], pending: list[Origin],
+              address: str) -> Fits:  # fmt: skip
     """Every (origin, slice) fit as a Ray task, all submitted before any is awaited; each slice's
     demand and calendar go to the object store once and serve every origin. A task reserves as
     many CPUs as its LightGBM threads (:func:`ray_threads`). A task has no warehouse, so it fits
@@ -711,7 +727,7 @@ def _ray_fits(job: _Job, demand: pd.DataFrame, calendar: pd.DataFrame, slices: l
             )
         fit = ray.remote(num_cpus=job.config.n_jobs)(_build_and_fit)
         shared = ray.put(replace(job, calibration_lookup=None))
-        inputs = [(ray.put(_of_items(demand, i)), ray.put(_of_items(calendar, i))) for i in slices]
+        inputs = [tuple(map(ray.put, frames.read(items))) for items in slices] if pending else []
         tasks = [
             (kind, cutoff, number, fit.remote(shared, slice_demand, slice_calendar, kind, cutoff))
             for kind, cutoff in pending
@@ -737,8 +753,7 @@ def ray_threads(n_jobs: int) -> int:
 
 
 def forecast_global_from_origins(
-    demand: pd.DataFrame,
-    calendar: pd.DataFrame,
+    frames: ClientFrames,
     origins: Sequence[tuple[str, pd.Timestamp]],
     as_of: pd.Timestamp,
     horizon: int,
@@ -757,7 +772,8 @@ def forecast_global_from_origins(
     sink: Callable[[pd.DataFrame], None] | None = None,
 ) -> GlobalResult:
     """The global models (every member of :data:`MODELS`) from every ``(kind, cutoff)`` origin,
-    as ``ml.global_forecast`` rows.
+    as ``ml.global_forecast`` rows, for the client whose demand and calendar ``frames`` reads a
+    slice at a time (:class:`ClientFrames`).
 
     The members are trained per origin on data up to that origin only (or its grid day), so a
     backtest is the model as it would have been at the cutoff, and per slice of at most
@@ -792,12 +808,12 @@ def forecast_global_from_origins(
     job = _Job(pd.Timestamp(as_of), horizon, tuple(quantiles), config,
                global_spec(config, horizon, quantiles, min_history), client_id, events, categories,
                min_history, run_id, calibration_lookup)  # fmt: skip
-    slices = slices_of(demand["item_id"].unique(), categories, config.slice_items)
+    slices = slices_of(frames.items, categories, config.slice_items)
     result = GlobalResult(
         rows=pd.DataFrame(), importance=pd.DataFrame(columns=["model", "feature", "gain"]), config=config
     )
     cutoffs = [pd.Timestamp(at) for _, at in origins]
-    prints = origin_fingerprints(demand, calendar, cutoffs, job.spec, horizon, events, categories)
+    prints = origin_fingerprints(frames, cutoffs, job.spec, horizon, events, categories, slices)
     result.fingerprints = prints
     pending: list[Origin] = []
     for kind, cutoff in zip((kind for kind, _ in origins), cutoffs, strict=True):
@@ -807,9 +823,9 @@ def forecast_global_from_origins(
             pending.append((kind, cutoff))
     total, done, started = len(pending) * sum(map(len, slices)), 0, time.perf_counter()
     if ray_address:
-        fits = _ray_fits(job, demand, calendar, slices, pending, ray_address)
+        fits = _ray_fits(job, frames, slices, pending, ray_address)
     else:
-        fits = _local_fits(job, demand, calendar, slices, pending)
+        fits = _local_fits(job, frames, slices, pending)
     parts, gains = [], []
     for kind, cutoff, number, fit in fits:
         if kind == "forecast":
@@ -840,13 +856,13 @@ def forecast_global_from_origins(
 
 
 def origin_fingerprints(
-    demand: pd.DataFrame,
-    calendar: pd.DataFrame,
+    frames: ClientFrames,
     cutoffs: Sequence[pd.Timestamp],
     spec: dict[str, object],
     horizon: int,
     events: pd.DataFrame | None = None,
     categories: pd.Series | None = None,
+    slices: list[list[str]] | None = None,
 ) -> dict[pd.Timestamp, str]:
     """Each cutoff's fingerprint: of the inputs its frames (and its calibration's, at an earlier
     day) are built from, less :data:`PLANNED_AT_CUTOFF` (``reuse.inputs_fingerprints``).
@@ -863,13 +879,23 @@ def origin_fingerprints(
     run's items, and a later run may have more, but the rows read back are still the forecast
     served that day. Fingerprinting the inputs also spares building a backtest's
     frames to learn that it can be read back: 3.0 of a refresh's 4.6 s on 150 M5 items.
-    """
-    from forecast_assets.core.forecasting.reuse import inputs_fingerprints
 
-    known = calendar.drop(columns=[c for c in PLANNED_AT_CUTOFF if c in calendar.columns])
-    ahead = [known] if events is None or events.empty else [known, events]
+    With ``slices``, each slice is read and digested in turn and the digests are summed
+    (``reuse.summed``): the fingerprint of the whole client, with one slice in memory.
+    """
+    from forecast_assets.core.forecasting.reuse import daily_digest, inputs_fingerprints, summed
+
+    digests = []
+    for items in [frames.items] if slices is None else slices:  # one slice in memory at a time
+        demand, calendar = frames.read(items)
+        known = calendar.drop(columns=[c for c in PLANNED_AT_CUTOFF if c in calendar.columns])
+        digests.append((daily_digest(demand), daily_digest(known)))
+    demand_digest, calendar_digest = (summed([d[i] for d in digests]) for i in (0, 1))
+    ahead = [calendar_digest] if events is None or events.empty else [calendar_digest, events]
     whole = [] if categories is None else [categories.rename("category").rename_axis("item_id").reset_index()]
-    return inputs_fingerprints(cutoffs, spec, history=demand, ahead=ahead, horizon=horizon, whole=whole)
+    return inputs_fingerprints(
+        cutoffs, spec, history=demand_digest, ahead=ahead, horizon=horizon, whole=whole
+    )
 
 
 def global_spec(

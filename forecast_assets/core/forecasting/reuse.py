@@ -105,6 +105,25 @@ def daily_digest(frame: pd.DataFrame) -> DailyDigest:
     return DailyDigest(first + np.flatnonzero(present).astype("timedelta64[D]"), sums[present], columns)
 
 
+def summed(digests: Sequence[DailyDigest]) -> DailyDigest:
+    """The digest of disjoint parts of one frame (item slices) taken together: the digest of the
+    whole, since a day's count and sums are the sums of its parts'. Why: a step that reads its
+    client a slice at a time fingerprints it without holding it all."""
+    columns = digests[0].columns if digests else []
+    if any(d.columns != columns for d in digests):
+        raise ValueError(
+            f"parts of one frame with different columns: {sorted({tuple(d.columns) for d in digests})}"
+        )
+    digests = [d for d in digests if len(d.days)]
+    if not digests:
+        return DailyDigest(np.array([], "datetime64[D]"), np.zeros((0, 3), np.uint64), columns)
+    days = np.unique(np.concatenate([d.days for d in digests]))
+    sums = np.zeros((len(days), 3), np.uint64)
+    for digest in digests:
+        np.add.at(sums, np.searchsorted(days, digest.days), digest.sums)
+    return DailyDigest(days, sums, columns)
+
+
 def demand_fingerprints(
     demand: pd.DataFrame,
     cutoffs: Sequence[pd.Timestamp],
@@ -125,16 +144,17 @@ def inputs_fingerprints(
     cutoffs: Sequence[pd.Timestamp],
     spec: Mapping[str, object],
     *,
-    history: pd.DataFrame,
+    history: pd.DataFrame | DailyDigest,
     window_days: int = 0,
-    ahead: Sequence[pd.DataFrame] = (),
+    ahead: Sequence[pd.DataFrame | DailyDigest] = (),
     horizon: int = 0,
     whole: Sequence[pd.DataFrame] = (),
 ) -> dict[pd.Timestamp, str]:
     """The fingerprint of what a model forecasting from each cutoff is built from: the
     ``history`` rows of the ``window_days`` days up to the cutoff (0: all of them), the
     ``ahead`` rows (known-future covariates, dated) up to the end of its ``horizon``, and the
-    ``whole`` frames (undated: item attributes), with the model's ``spec``.
+    ``whole`` frames (undated: item attributes), with the model's ``spec``. A dated frame may
+    come as its :func:`daily_digest` already (:func:`summed` over item slices).
 
     Why the raw inputs and not the frames built from them: a backtest is then fingerprinted
     without building its frames (most of a refresh's cost for the global model). Each frame's
@@ -146,7 +166,11 @@ def inputs_fingerprints(
     digest = hashlib.sha256(spec_digest(spec).encode())
     for frame in whole:
         digest.update(frames_fingerprint([frame], {}).encode())
-    dated = [(daily_digest(history), 0, window_days)] + [(daily_digest(f), horizon, 0) for f in ahead]
+
+    def digest_of(frame: pd.DataFrame | DailyDigest) -> DailyDigest:
+        return frame if isinstance(frame, DailyDigest) else daily_digest(frame)
+
+    dated = [(digest_of(history), 0, window_days)] + [(digest_of(f), horizon, 0) for f in ahead]
     prints = {}
     for cutoff in cutoffs:
         cutoff = pd.Timestamp(cutoff)
