@@ -299,6 +299,14 @@ def test_evaluation_across_origins_tracks_live_accuracy_champions_and_drift(tmp_
         [baselines["mlflow_run_id"].value],
     )
     assert stored_rows == [(len(rows),)]
+    # Its logged input fingerprint is the live origin's, as ml.forecast_origins records it.
+    live_print = sql(
+        settings,
+        "select fingerprint from ml.forecast_origins where client_id = 'shop_b' and as_of = '2026-10-31' "
+        "and source_table = 'ml.baseline_forecast' and kind = 'forecast'",
+    )
+    params = mlflow.get_run(baselines["mlflow_run_id"].value).data.params
+    assert live_print == [(params["input_fingerprint"],)]
 
 
 def test_a_future_promotion_in_the_promotions_file_reaches_chronos(chronos_settings, landing):

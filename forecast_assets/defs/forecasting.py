@@ -6,7 +6,6 @@ holdout backtest (``kind='backtest'``, from ``as_of - horizon``), replacing the 
 client and ``as_of``; history of other origins accumulates.
 """
 
-import hashlib
 import tempfile
 import time
 from collections.abc import Sequence
@@ -103,12 +102,6 @@ GPU_OP_TAGS = {
     }
 }
 MODELLED = [AssetKey("ts_demand_daily"), AssetKey("covariate_calendar")]
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    """A short content hash of the input data, logged with the run for traceability."""
-    hashed = pd.util.hash_pandas_object(frame.sort_values(["item_id", "date"]), index=False)
-    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
 
 @asset(
@@ -468,7 +461,8 @@ def baseline_forecast(
         items = demand["item_id"].nunique()
         mlflow.log_params(
             {
-                **baseline_run_params(models, params.horizon, as_of, origins, items, fingerprint(demand)),
+                # The live origin's fingerprint (ml.forecast_origins): not a second hash of the demand.
+                **baseline_run_params(models, params.horizon, as_of, origins, items, prints[as_of]),
                 **_reuse_params(plan),
             }
         )
